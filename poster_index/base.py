@@ -1,0 +1,85 @@
+"""The index interface: one Qdrant schema, reached in-process (Edge) or through a server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from postersearch.domain import CollectionModel, Poster, PosterVector, SearchFilter, SearchHit
+
+DEFAULT_COLLECTION = "posters"
+VECTOR_NAME = "image"
+
+
+class PosterIndexError(Exception):
+    """Base of the index's own errors."""
+
+
+class ModelMismatchError(PosterIndexError):
+    """The collection holds vectors of another model or size than the caller's."""
+
+
+class IndexUnavailableError(PosterIndexError):
+    """The Qdrant server cannot be reached, or the local shard cannot be opened."""
+
+
+class PosterIndex(Protocol):
+    """A collection of poster vectors with genre, year and rating payloads.
+
+    Point ids are derived from movie ids, so writing a poster twice keeps one point.
+    """
+
+    def ensure_collection(self, model: CollectionModel) -> None:
+        """Creates the collection with its payload indexes, or checks the existing one.
+
+        Raises:
+            ModelMismatchError: It exists with another model id or dimension.
+        """
+        ...
+
+    def collection_model(self) -> CollectionModel | None:
+        """The model recorded with the collection, or None when there is no collection."""
+        ...
+
+    def upsert(self, items: Sequence[PosterVector]) -> None:
+        """Stores posters with their vectors, replacing any with the same movie id."""
+        ...
+
+    def existing_ids(self, movie_ids: Iterable[str]) -> set[str]:
+        """The subset of movie_ids already stored."""
+        ...
+
+    def search(
+        self,
+        vector: Sequence[float],
+        flt: SearchFilter,
+        limit: int,
+        offset: int = 0,
+        exclude_movie_id: str | None = None,
+    ) -> list[SearchHit]:
+        """Nearest posters to vector (cosine) among those passing flt, best first."""
+        ...
+
+    def browse(self, flt: SearchFilter, limit: int, offset: int = 0) -> list[SearchHit]:
+        """Posters passing flt, highest rating first; score is the rating."""
+        ...
+
+    def get_vector(self, movie_id: str) -> list[float] | None:
+        """The stored vector of a movie, or None when it is not in the collection."""
+        ...
+
+    def get_poster(self, movie_id: str) -> Poster | None:
+        """The stored payload of a movie, or None."""
+        ...
+
+    def genre_counts(self) -> dict[str, int]:
+        """Every genre in the collection with its number of posters."""
+        ...
+
+    def count(self, flt: SearchFilter | None = None) -> int:
+        """Number of posters passing flt (all when None)."""
+        ...
+
+    def close(self) -> None:
+        """Flushes and releases the collection."""
+        ...

@@ -1,0 +1,1 @@
+"""Generated protobuf and gRPC stubs of proto/postersearch/v1 (scripts/gen_proto.py)."""

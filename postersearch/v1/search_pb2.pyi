@@ -1,0 +1,109 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Filter(_message.Message):
+    __slots__ = ("genres_any", "genres_all", "genres_none", "year_from", "year_to", "min_rating")
+    GENRES_ANY_FIELD_NUMBER: _ClassVar[int]
+    GENRES_ALL_FIELD_NUMBER: _ClassVar[int]
+    GENRES_NONE_FIELD_NUMBER: _ClassVar[int]
+    YEAR_FROM_FIELD_NUMBER: _ClassVar[int]
+    YEAR_TO_FIELD_NUMBER: _ClassVar[int]
+    MIN_RATING_FIELD_NUMBER: _ClassVar[int]
+    genres_any: _containers.RepeatedScalarFieldContainer[str]
+    genres_all: _containers.RepeatedScalarFieldContainer[str]
+    genres_none: _containers.RepeatedScalarFieldContainer[str]
+    year_from: int
+    year_to: int
+    min_rating: float
+    def __init__(self, genres_any: _Optional[_Iterable[str]] = ..., genres_all: _Optional[_Iterable[str]] = ..., genres_none: _Optional[_Iterable[str]] = ..., year_from: _Optional[int] = ..., year_to: _Optional[int] = ..., min_rating: _Optional[float] = ...) -> None: ...
+
+class SearchRequest(_message.Message):
+    __slots__ = ("query", "filter", "limit", "offset")
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    query: str
+    filter: Filter
+    limit: int
+    offset: int
+    def __init__(self, query: _Optional[str] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ...) -> None: ...
+
+class SearchByImageRequest(_message.Message):
+    __slots__ = ("image", "filter", "limit", "offset")
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    image: bytes
+    filter: Filter
+    limit: int
+    offset: int
+    def __init__(self, image: _Optional[bytes] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ...) -> None: ...
+
+class SimilarPostersRequest(_message.Message):
+    __slots__ = ("movie_id", "filter", "limit", "offset")
+    MOVIE_ID_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    movie_id: str
+    filter: Filter
+    limit: int
+    offset: int
+    def __init__(self, movie_id: _Optional[str] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ...) -> None: ...
+
+class Poster(_message.Message):
+    __slots__ = ("movie_id", "title", "year", "genres", "rating", "poster")
+    MOVIE_ID_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    YEAR_FIELD_NUMBER: _ClassVar[int]
+    GENRES_FIELD_NUMBER: _ClassVar[int]
+    RATING_FIELD_NUMBER: _ClassVar[int]
+    POSTER_FIELD_NUMBER: _ClassVar[int]
+    movie_id: str
+    title: str
+    year: int
+    genres: _containers.RepeatedScalarFieldContainer[str]
+    rating: float
+    poster: str
+    def __init__(self, movie_id: _Optional[str] = ..., title: _Optional[str] = ..., year: _Optional[int] = ..., genres: _Optional[_Iterable[str]] = ..., rating: _Optional[float] = ..., poster: _Optional[str] = ...) -> None: ...
+
+class SearchHit(_message.Message):
+    __slots__ = ("poster", "score")
+    POSTER_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    poster: Poster
+    score: float
+    def __init__(self, poster: _Optional[_Union[Poster, _Mapping]] = ..., score: _Optional[float] = ...) -> None: ...
+
+class SearchResponse(_message.Message):
+    __slots__ = ("hits", "model_id")
+    HITS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    hits: _containers.RepeatedCompositeFieldContainer[SearchHit]
+    model_id: str
+    def __init__(self, hits: _Optional[_Iterable[_Union[SearchHit, _Mapping]]] = ..., model_id: _Optional[str] = ...) -> None: ...
+
+class ListGenresRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GenreCount(_message.Message):
+    __slots__ = ("genre", "count")
+    GENRE_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    genre: str
+    count: int
+    def __init__(self, genre: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
+
+class ListGenresResponse(_message.Message):
+    __slots__ = ("genres",)
+    GENRES_FIELD_NUMBER: _ClassVar[int]
+    genres: _containers.RepeatedCompositeFieldContainer[GenreCount]
+    def __init__(self, genres: _Optional[_Iterable[_Union[GenreCount, _Mapping]]] = ...) -> None: ...
