@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import os
 import sys
 from collections.abc import Sequence
+
+from postersearch.logs import configure_logging
 
 # Modules exposing ``add_commands(subparsers)``; each subcommand sets ``func`` to a
 # callable taking the parsed namespace and returning an exit code.
@@ -25,6 +26,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("POSTER_SEARCH_LOG_LEVEL", "INFO"),
         help="DEBUG, INFO, WARNING or ERROR (env POSTER_SEARCH_LOG_LEVEL)",
     )
+    parser.add_argument(
+        "--log-json",
+        action="store_true",
+        default=os.environ.get("POSTER_SEARCH_LOG_JSON", "") not in ("", "0", "false"),
+        help="log one JSON object per line (env POSTER_SEARCH_LOG_JSON=1)",
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).add_commands(subparsers)
@@ -34,10 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(args.log_level, json_lines=args.log_json)
     return int(args.func(args) or 0)
 
 
