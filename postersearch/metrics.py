@@ -6,6 +6,7 @@ shows everything that process runs (encoder and search share one in ``serve``).
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -88,7 +89,11 @@ class GrpcMetricsInterceptor(grpc.aio.ServerInterceptor):
             async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
                 started, failed = time.perf_counter(), True
                 try:
-                    response = await inner_uu(request, context)
+                    response = inner_uu(request, context)
+                    # Synchronous handlers (the stock health servicer) return the response
+                    # itself; they are cheap, so calling them on the loop is fine.
+                    if inspect.isawaitable(response):
+                        response = await response
                     failed = False
                     return response
                 finally:
