@@ -1,0 +1,208 @@
+"""The web page and its JSON API, served beside the gRPC services by ``poster-search serve``.
+
+The endpoints mirror the SearchService RPCs (same field names as search.proto) and leave
+every rule about what a valid request is to PosterSearch, so the page, the JSON API and
+gRPC accept and refuse the same requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from search_service.errors import (
+    DependencyUnavailableError,
+    InvalidRequestError,
+    NotFoundError,
+)
+from web_ui.files import POSTER_URL_PREFIX, PosterFiles
+from web_ui.params import args_from_json, args_from_query, response_json
+from web_ui.upload import PayloadTooLargeError, read_image
+
+if TYPE_CHECKING:
+    from search_service.core import PosterSearch
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+DEFAULT_MAX_UPLOAD_BYTES = 16 * 1024 * 1024
+# The page loads nothing but its own files and the poster images (which may be http(s)
+# URLs of the dataset); no script or style from anywhere else may run.
+_PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' http: https: data: blob:; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-cache",
+}
+
+
+def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def invalid(_: Request, exc: Exception) -> Response:
+        return _error(400, str(exc))
+
+    async def not_found(_: Request, exc: Exception) -> Response:
+        return _error(404, str(exc))
+
+    async def unavailable(_: Request, exc: Exception) -> Response:
+        # A dependency that is down usually comes back within seconds.
+        return _error(503, str(exc), headers={"Retry-After": "2"})
+
+    async def too_large(_: Request, exc: Exception) -> Response:
+        return _error(413, str(exc))
+
+    async def http_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        return _error(exc.status_code, str(exc.detail), headers=exc.headers)
+
+    async def validation(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        return _error(400, f"{where}: {first.get('msg', 'invalid request')}")
+
+    app.add_exception_handler(InvalidRequestError, invalid)
+    app.add_exception_handler(NotFoundError, not_found)
+    app.add_exception_handler(DependencyUnavailableError, unavailable)
+    app.add_exception_handler(PayloadTooLargeError, too_large)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation)
+
+
+async def _json_body(request: Request) -> Any:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidRequestError(f"the request body is not valid JSON: {exc}") from None
+
+
+def create_app(
+    search: PosterSearch,
+    poster_roots: Sequence[Path] = (),
+    *,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+) -> FastAPI:
+    """The web page and JSON API over one PosterSearch.
+
+    Args:
+        search: Answers every query; its validation and errors are the API's.
+        poster_roots: Folders whose files may be served as poster images. Posters whose
+            path lies outside every root get no image (the page shows the title instead).
+        max_upload_bytes: Largest image accepted by ``/api/search-by-image`` (413 above).
+
+    Returns:
+        The FastAPI application; serve it with :func:`serve_http` or any ASGI server.
+    """
+    app = FastAPI(
+        title="Poster search",
+        summary="Find movie posters described in words (Korean or English).",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    files = PosterFiles(poster_roots)
+    _install_error_handlers(app)
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> Response:
+        return FileResponse(STATIC_DIR / "index.html", headers=_PAGE_HEADERS)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """Answers while the process serves requests."""
+        return {"status": "ok"}
+
+    @app.get("/api/genres")
+    async def genres() -> dict[str, Any]:
+        """Every genre in the collection with its number of posters, most common first."""
+        counts = await search.genre_counts()
+        ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0].casefold()))
+        return {"genres": [{"genre": name, "count": count} for name, count in ordered]}
+
+    @app.get("/api/search")
+    async def search_get(request: Request) -> dict[str, Any]:
+        """Posters matching ``query``, narrowed by the filter parameters."""
+        args = args_from_query(request.query_params)
+        page = await search.search(args.query, args.flt, args.limit, args.offset)
+        return response_json(page.hits, page.model_id, files)
+
+    @app.post("/api/search")
+    async def search_post(request: Request) -> dict[str, Any]:
+        """The same search with a JSON SearchRequest body."""
+        args = args_from_json(await _json_body(request))
+        page = await search.search(args.query, args.flt, args.limit, args.offset)
+        return response_json(page.hits, page.model_id, files)
+
+    @app.get("/api/similar/{movie_id}")
+    async def similar(movie_id: str, request: Request) -> dict[str, Any]:
+        """Posters that look like this movie's poster; the movie itself is left out."""
+        args = args_from_query(request.query_params, with_query=False)
+        page = await search.similar(movie_id, args.flt, args.limit, args.offset)
+        return response_json(page.hits, page.model_id, files)
+
+    @app.post("/api/search-by-image")
+    async def search_by_image(request: Request) -> dict[str, Any]:
+        """Posters that look like the uploaded image (multipart ``image`` field or raw body).
+
+        Filters, limit and offset travel in the query string.
+        """
+        args = args_from_query(request.query_params, with_query=False)
+        image = await read_image(request, max_upload_bytes)
+        page = await search.search_by_image(image, args.flt, args.limit, args.offset)
+        return response_json(page.hits, page.model_id, files)
+
+    @app.get(POSTER_URL_PREFIX + "{path:path}", include_in_schema=False)
+    async def poster_file(path: str) -> Response:
+        found = files.resolve(path)
+        if found is None:
+            return _error(404, "no such poster file")
+        return FileResponse(found, headers={"Cache-Control": "public, max-age=3600"})
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
+
+
+async def serve_http(app: FastAPI, host: str, port: int) -> None:
+    """Serves app with uvicorn inside the running event loop until stopped.
+
+    Returns after a graceful shutdown: on SIGINT/SIGTERM (when run in the main thread),
+    or when the awaiting task is cancelled, in which case open connections are given
+    uvicorn's graceful shutdown before the cancellation propagates.
+    """
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        # The project configures logging itself; uvicorn must not replace it.
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.ensure_future(server.serve())
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        server.should_exit = True
+        await task
+        raise
+    log.info("web page stopped")

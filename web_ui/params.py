@@ -1,0 +1,173 @@
+"""Turns query strings and JSON bodies into search arguments, and results into JSON.
+
+Only the shape of the input is checked here (is it a number, a list of strings...).
+Whether the values make sense (year range, rating scale, page size, known genres) is
+PosterSearch's decision, so the web page and the gRPC service refuse exactly the same
+requests with the same messages.
+
+Field names are those of ``proto/postersearch/v1/search.proto``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.datastructures import QueryParams
+
+from postersearch.domain import Poster, SearchFilter, SearchHit
+from search_service.errors import InvalidRequestError
+from web_ui.files import PosterFiles
+
+GENRE_FIELDS = ("genres_any", "genres_all", "genres_none")
+FILTER_FIELDS = (*GENRE_FIELDS, "year_from", "year_to", "min_rating")
+PAGE_FIELDS = ("limit", "offset")
+
+
+@dataclass(frozen=True)
+class SearchArgs:
+    """What one search request asks for, before PosterSearch validates it."""
+
+    query: str = ""
+    flt: SearchFilter = field(default_factory=SearchFilter)
+    limit: int | None = None
+    offset: int | None = None
+
+
+def _as_int(name: str, value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise InvalidRequestError(f"{name} must be a whole number, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise InvalidRequestError(f"{name} must be a whole number, got {value!r}")
+
+
+def _as_float(name: str, value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise InvalidRequestError(f"{name} must be a number, got {value!r}")
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise InvalidRequestError(f"{name} must be a number, got {value!r}") from None
+    else:
+        raise InvalidRequestError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(number):
+        raise InvalidRequestError(f"{name} must be a finite number, got {value!r}")
+    return number
+
+
+def _as_genres(name: str, value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise InvalidRequestError(f"{name} must be a list of genre names, got {value!r}")
+    # Empty entries come from blank form fields; they name no genre.
+    return tuple(item for item in value if item.strip())
+
+
+def _filter_from(values: Mapping[str, Any]) -> SearchFilter:
+    return SearchFilter(
+        genres_any=_as_genres("genres_any", values.get("genres_any")),
+        genres_all=_as_genres("genres_all", values.get("genres_all")),
+        genres_none=_as_genres("genres_none", values.get("genres_none")),
+        year_from=_as_int("year_from", values.get("year_from")),
+        year_to=_as_int("year_to", values.get("year_to")),
+        min_rating=_as_float("min_rating", values.get("min_rating")),
+    )
+
+
+def _refuse_unknown(keys: set[str], allowed: tuple[str, ...]) -> None:
+    unknown = sorted(keys - set(allowed))
+    if unknown:
+        names = ", ".join(repr(key) for key in unknown)
+        raise InvalidRequestError(f"unknown parameter {names}; accepted: {', '.join(allowed)}")
+
+
+def args_from_query(params: QueryParams, *, with_query: bool = True) -> SearchArgs:
+    """Reads a query string such as ``?query=red&genres_any=Horror&year_from=1980``.
+
+    Genre parameters may repeat. Empty values count as unset, so a plain HTML form with
+    blank fields can submit directly.
+
+    Raises:
+        InvalidRequestError: An unknown parameter, or a value of the wrong type.
+    """
+    allowed = (*(("query",) if with_query else ()), *FILTER_FIELDS, *PAGE_FIELDS)
+    _refuse_unknown(set(params.keys()), allowed)
+    values: dict[str, Any] = {key: params.get(key) for key in params}
+    for key in GENRE_FIELDS:
+        values[key] = params.getlist(key)
+    return SearchArgs(
+        query=str(values.get("query") or ""),
+        flt=_filter_from(values),
+        limit=_as_int("limit", values.get("limit")),
+        offset=_as_int("offset", values.get("offset")),
+    )
+
+
+def args_from_json(body: Any) -> SearchArgs:
+    """Reads a JSON SearchRequest: ``{"query", "filter": {...}, "limit", "offset"}``.
+
+    The filter fields may also sit at the top level, as in the query string form.
+
+    Raises:
+        InvalidRequestError: Not an object, an unknown field, or a value of the wrong type.
+    """
+    if not isinstance(body, dict):
+        raise InvalidRequestError("the request body must be a JSON object")
+    _refuse_unknown(set(body), ("query", "filter", *FILTER_FIELDS, *PAGE_FIELDS))
+    nested = body.get("filter") or {}
+    if not isinstance(nested, dict):
+        raise InvalidRequestError("filter must be a JSON object")
+    _refuse_unknown(set(nested), FILTER_FIELDS)
+    both = sorted(set(nested) & set(body))
+    if both:
+        raise InvalidRequestError(f"{both[0]} is given both inside and outside filter")
+    query = body.get("query") or ""
+    if not isinstance(query, str):
+        raise InvalidRequestError(f"query must be a string, got {query!r}")
+    return SearchArgs(
+        query=query,
+        flt=_filter_from({**body, **nested}),
+        limit=_as_int("limit", body.get("limit")),
+        offset=_as_int("offset", body.get("offset")),
+    )
+
+
+def poster_json(poster: Poster, files: PosterFiles) -> dict[str, Any]:
+    """A Poster message as JSON, plus ``image_url``: where the browser loads the image."""
+    return {
+        "movie_id": poster.movie_id,
+        "title": poster.title,
+        "year": poster.year,
+        "genres": list(poster.genres),
+        "rating": poster.rating,
+        "poster": poster.poster,
+        "image_url": files.image_url(poster.poster),
+    }
+
+
+def response_json(hits: list[SearchHit], model_id: str, files: PosterFiles) -> dict[str, Any]:
+    """A SearchResponse message as JSON."""
+    return {
+        "hits": [{"poster": poster_json(hit.poster, files), "score": hit.score} for hit in hits],
+        "model_id": model_id,
+    }
