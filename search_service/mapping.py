@@ -1,0 +1,105 @@
+"""Conversions between the search proto messages and the domain types."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from postersearch.domain import Poster, SearchFilter, SearchHit
+from postersearch.v1 import search_pb2
+from search_service.core import SearchPage
+
+
+class _Paged(Protocol):
+    """The paging fields every search request carries."""
+
+    limit: int
+    offset: int
+
+    def HasField(self, field_name: str) -> bool: ...
+
+
+def filter_from_pb(msg: search_pb2.Filter) -> SearchFilter:
+    """The domain filter of a proto Filter; unset optional fields do not filter."""
+    return SearchFilter(
+        genres_any=tuple(msg.genres_any),
+        genres_all=tuple(msg.genres_all),
+        genres_none=tuple(msg.genres_none),
+        year_from=msg.year_from if msg.HasField("year_from") else None,
+        year_to=msg.year_to if msg.HasField("year_to") else None,
+        min_rating=msg.min_rating if msg.HasField("min_rating") else None,
+    )
+
+
+def filter_to_pb(flt: SearchFilter) -> search_pb2.Filter:
+    """The proto Filter of a domain filter (used by the command-line client)."""
+    msg = search_pb2.Filter(
+        genres_any=flt.genres_any, genres_all=flt.genres_all, genres_none=flt.genres_none
+    )
+    if flt.year_from is not None:
+        msg.year_from = flt.year_from
+    if flt.year_to is not None:
+        msg.year_to = flt.year_to
+    if flt.min_rating is not None:
+        msg.min_rating = flt.min_rating
+    return msg
+
+
+def page_args(request: _Paged) -> tuple[int | None, int | None]:
+    """The request's limit and offset, None where unset (so the defaults apply).
+
+    An explicit 0 is kept, so that ``limit: 0`` is refused rather than silently defaulted.
+    """
+    limit = request.limit if request.HasField("limit") else None
+    offset = request.offset if request.HasField("offset") else None
+    return limit, offset
+
+
+def hit_to_pb(hit: SearchHit) -> search_pb2.SearchHit:
+    """One result as a proto SearchHit."""
+    poster = hit.poster
+    msg = search_pb2.Poster(
+        movie_id=poster.movie_id,
+        title=poster.title,
+        genres=poster.genres,
+        poster=poster.poster,
+    )
+    if poster.year is not None:
+        msg.year = poster.year
+    if poster.rating is not None:
+        msg.rating = poster.rating
+    return search_pb2.SearchHit(poster=msg, score=hit.score)
+
+
+def page_to_pb(page: SearchPage) -> search_pb2.SearchResponse:
+    """A page of results as a proto SearchResponse."""
+    return search_pb2.SearchResponse(
+        hits=[hit_to_pb(hit) for hit in page.hits], model_id=page.model_id
+    )
+
+
+def genres_to_pb(counts: Mapping[str, int]) -> search_pb2.ListGenresResponse:
+    """Genre counts, most common first (ties by name), as a proto ListGenresResponse."""
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return search_pb2.ListGenresResponse(
+        genres=[search_pb2.GenreCount(genre=name, count=count) for name, count in ordered]
+    )
+
+
+def page_from_pb(msg: search_pb2.SearchResponse) -> SearchPage:
+    """The domain page of a proto SearchResponse (used by the command-line client)."""
+    hits = [
+        SearchHit(
+            poster=Poster(
+                movie_id=hit.poster.movie_id,
+                title=hit.poster.title,
+                genres=tuple(hit.poster.genres),
+                year=hit.poster.year if hit.poster.HasField("year") else None,
+                rating=hit.poster.rating if hit.poster.HasField("rating") else None,
+                poster=hit.poster.poster,
+            ),
+            score=hit.score,
+        )
+        for hit in msg.hits
+    ]
+    return SearchPage(hits, msg.model_id)

@@ -1,0 +1,114 @@
+"""The SearchService gRPC servicer: protobuf in, PosterSearch, protobuf out.
+
+It maps the service's errors onto status codes and honours the caller's deadline: the
+remaining time bounds the whole call, encoder request included, and a call that runs out
+of time ends with DEADLINE_EXCEEDED instead of finishing work nobody waits for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import grpc
+
+from postersearch.v1 import search_pb2, search_pb2_grpc
+from search_service.core import PosterSearch
+from search_service.errors import (
+    DependencyOverloadedError,
+    DependencyUnavailableError,
+    InvalidRequestError,
+    NotFoundError,
+    SearchError,
+)
+from search_service.mapping import filter_from_pb, genres_to_pb, page_args, page_to_pb
+
+T = TypeVar("T")
+
+SERVICE_NAME: str = search_pb2.DESCRIPTOR.services_by_name["SearchService"].full_name
+
+
+def status_of(error: SearchError) -> grpc.StatusCode:
+    """The gRPC status code a search error is answered with."""
+    if isinstance(error, InvalidRequestError):
+        return grpc.StatusCode.INVALID_ARGUMENT
+    if isinstance(error, NotFoundError):
+        return grpc.StatusCode.NOT_FOUND
+    if isinstance(error, DependencyOverloadedError):
+        return grpc.StatusCode.RESOURCE_EXHAUSTED
+    if isinstance(error, DependencyUnavailableError):
+        return grpc.StatusCode.UNAVAILABLE
+    return grpc.StatusCode.INTERNAL
+
+
+async def _within_deadline(
+    context: grpc.aio.ServicerContext, work: Callable[[], Awaitable[T]]
+) -> T:
+    remaining = context.time_remaining()
+    if remaining is not None and remaining <= 0:
+        await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed")
+    try:
+        # The timeout cancels the encoder call too, so a GrpcEncoder request is cut off
+        # with the caller's remaining time rather than its own longer default.
+        async with asyncio.timeout(remaining):
+            return await work()
+    except TimeoutError:
+        await context.abort(
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+            f"the deadline ({remaining:.3f} s left on arrival) passed before the search finished",
+        )
+    except SearchError as exc:
+        await context.abort(status_of(exc), str(exc))
+    raise AssertionError("unreachable: abort raises")
+
+
+class SearchServicer(search_pb2_grpc.SearchServiceServicer):
+    """Thin adapter from SearchService RPCs to a PosterSearch.
+
+    Args:
+        search: The search core shared with the web page and the CLI.
+    """
+
+    def __init__(self, search: PosterSearch) -> None:
+        self._search = search
+
+    async def Search(
+        self, request: search_pb2.SearchRequest, context: grpc.aio.ServicerContext
+    ) -> search_pb2.SearchResponse:
+        """Posters matching a description; filter-only requests browse by rating."""
+        limit, offset = page_args(request)
+        flt = filter_from_pb(request.filter)
+        page = await _within_deadline(
+            context, lambda: self._search.search(request.query, flt, limit, offset)
+        )
+        return page_to_pb(page)
+
+    async def SearchByImage(
+        self, request: search_pb2.SearchByImageRequest, context: grpc.aio.ServicerContext
+    ) -> search_pb2.SearchResponse:
+        """Posters that look like the given image."""
+        limit, offset = page_args(request)
+        flt = filter_from_pb(request.filter)
+        page = await _within_deadline(
+            context, lambda: self._search.search_by_image(request.image, flt, limit, offset)
+        )
+        return page_to_pb(page)
+
+    async def SimilarPosters(
+        self, request: search_pb2.SimilarPostersRequest, context: grpc.aio.ServicerContext
+    ) -> search_pb2.SearchResponse:
+        """Posters that look like a stored movie's poster, that movie left out."""
+        limit, offset = page_args(request)
+        flt = filter_from_pb(request.filter)
+        page = await _within_deadline(
+            context, lambda: self._search.similar(request.movie_id, flt, limit, offset)
+        )
+        return page_to_pb(page)
+
+    async def ListGenres(
+        self, request: search_pb2.ListGenresRequest, context: grpc.aio.ServicerContext
+    ) -> search_pb2.ListGenresResponse:
+        """Every genre in the collection with its number of posters."""
+        counts = await _within_deadline(context, self._search.genre_counts)
+        return genres_to_pb(counts)
