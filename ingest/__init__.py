@@ -1,0 +1,1 @@
+"""Dataset readers, synthetic posters and the ingest worker that fills the index."""

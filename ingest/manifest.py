@@ -1,0 +1,159 @@
+"""The project's own dataset manifest, as CSV or JSONL.
+
+Each record has ``id``, ``title``, ``genres``, ``year``, ``rating`` and ``poster``. In CSV
+the genres are pipe-separated (``Action|Drama``); in JSONL they are a list or a pipe-separated
+string. ``poster`` is a path relative to the manifest's folder, an absolute path, or an
+http(s) URL.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from ingest.rows import (
+    RejectedRow,
+    RowError,
+    SeenIds,
+    clean_text,
+    is_url,
+    parse_id,
+    parse_rating,
+    parse_title,
+    parse_year,
+    split_genres,
+)
+from postersearch.domain import Poster
+
+MANIFEST_FIELDS = ("id", "title", "genres", "year", "rating", "poster")
+
+
+def resolve_poster_ref(ref: str, base_dir: Path) -> str:
+    """An http(s) URL as is; a path made absolute against base_dir."""
+    if is_url(ref):
+        return ref
+    path = Path(ref).expanduser()
+    return str(path if path.is_absolute() else base_dir / path)
+
+
+def poster_from_record(
+    record: Mapping[str, object], base_dir: Path, seen: SeenIds, line: int
+) -> Poster:
+    """Validates one manifest record and builds its Poster.
+
+    Raises:
+        RowError: A field is missing or invalid, or the id was already seen.
+    """
+    movie_id = parse_id(record.get("id"))
+    title = parse_title(record.get("title"))
+    genres = split_genres(record.get("genres"))
+    year = parse_year(record.get("year"))
+    rating = parse_rating(record.get("rating"))
+    ref = clean_text(record.get("poster"))
+    if not ref:
+        raise RowError("missing poster")
+    seen.check(movie_id, line)
+    return Poster(
+        movie_id=movie_id,
+        title=title,
+        genres=genres,
+        year=year,
+        rating=rating,
+        poster=resolve_poster_ref(ref, base_dir),
+    )
+
+
+def read_manifest_csv(path: Path) -> Iterator[Poster | RejectedRow]:
+    """Reads a CSV manifest with a header row.
+
+    Yields:
+        A Poster per valid row, a RejectedRow (with its line number) per invalid one.
+    """
+    base_dir = path.resolve().parent
+    seen = SeenIds()
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"id", "title", "poster"} - set(reader.fieldnames or ())
+        if missing:
+            raise ValueError(f"{path}: manifest header lacks {', '.join(sorted(missing))}")
+        for record in reader:
+            line = reader.line_num
+            try:
+                yield poster_from_record(record, base_dir, seen, line)
+            except RowError as exc:
+                yield RejectedRow(line, str(exc), _raw_id(record), path.name)
+
+
+def read_manifest_jsonl(path: Path) -> Iterator[Poster | RejectedRow]:
+    """Reads a JSONL manifest, one JSON object per line; blank lines are skipped.
+
+    Yields:
+        A Poster per valid line, a RejectedRow (with its line number) per invalid one.
+    """
+    base_dir = path.resolve().parent
+    seen = SeenIds()
+    with path.open(encoding="utf-8-sig") as handle:
+        for line, text in enumerate(handle, start=1):
+            if not text.strip():
+                continue
+            try:
+                record = json.loads(text)
+            except json.JSONDecodeError as exc:
+                yield RejectedRow(line, f"invalid JSON: {exc.msg}", None, path.name)
+                continue
+            if not isinstance(record, dict):
+                yield RejectedRow(line, "not a JSON object", None, path.name)
+                continue
+            try:
+                yield poster_from_record(record, base_dir, seen, line)
+            except RowError as exc:
+                yield RejectedRow(line, str(exc), _raw_id(record), path.name)
+
+
+def _raw_id(record: Mapping[str, object]) -> str | None:
+    return clean_text(record.get("id")) or None
+
+
+def write_manifest(path: Path, posters: list[Poster], base_dir: Path | None = None) -> None:
+    """Writes posters as a manifest; the format follows the suffix (.csv or .jsonl).
+
+    Args:
+        path: Manifest file to write.
+        posters: Posters in the order to write them.
+        base_dir: Poster paths under this folder are written relative to it, so the
+            manifest and its posters can be moved together. Defaults to path's folder.
+    """
+    root = (base_dir or path.parent).resolve()
+
+    def ref(poster: Poster) -> str:
+        if is_url(poster.poster):
+            return poster.poster
+        target = Path(poster.poster).resolve()
+        return target.relative_to(root).as_posix() if target.is_relative_to(root) else str(target)
+
+    if path.suffix.lower() == ".csv":
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(MANIFEST_FIELDS)
+            for p in posters:
+                writer.writerow(
+                    [p.movie_id, p.title, "|".join(p.genres), p.year or "", _rating(p), ref(p)]
+                )
+        return
+    with path.open("w", encoding="utf-8") as handle:
+        for p in posters:
+            record = {
+                "id": p.movie_id,
+                "title": p.title,
+                "genres": list(p.genres),
+                "year": p.year,
+                "rating": p.rating,
+                "poster": ref(p),
+            }
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _rating(poster: Poster) -> str:
+    return "" if poster.rating is None else f"{poster.rating:g}"

@@ -1,0 +1,176 @@
+"""Rows a dataset reader could not turn into a poster, and the checks that decide it.
+
+Every reader validates with the same rules, so a year, a rating or a duplicate id means
+the same thing whichever format it came from.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from postersearch.domain import RATING_MAX, RATING_MIN
+
+# The first films date from the 1870s-1880s; anything outside this range is a typo or a
+# shifted column, not a release year.
+YEAR_MIN = 1870
+YEAR_MAX = 2100
+
+_URL_RE = re.compile(r"^https?://", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    """A dataset row that yields no poster.
+
+    Attributes:
+        line: 1-based line (JSONL) or CSV record line number in the source file.
+        reason: Why the row was rejected, for a person to read.
+        raw_id: The row's id as written, when it had one.
+        source: Name of the file the row came from.
+    """
+
+    line: int
+    reason: str
+    raw_id: str | None = None
+    source: str = ""
+
+
+class RowError(ValueError):
+    """A field of a row is unusable; its message becomes the RejectedRow's reason."""
+
+
+def is_url(ref: str) -> bool:
+    """True when ref is an http(s) URL rather than a file path."""
+    return bool(_URL_RE.match(ref))
+
+
+def clean_text(value: object) -> str:
+    """The value as a stripped string; None and NaN-like values become ""."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    return str(value).strip()
+
+
+def parse_id(value: object) -> str:
+    """A non-empty movie id.
+
+    Raises:
+        RowError: The id is missing.
+    """
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = clean_text(value)
+    if not text:
+        raise RowError("missing id")
+    return text
+
+
+def parse_title(value: object) -> str:
+    """A non-empty title.
+
+    Raises:
+        RowError: The title is missing.
+    """
+    text = clean_text(value)
+    if not text:
+        raise RowError("missing title")
+    return text
+
+
+def parse_year(value: object) -> int | None:
+    """A release year, or None when the field is empty.
+
+    Raises:
+        RowError: Not a whole number, or outside YEAR_MIN..YEAR_MAX.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise RowError(f"bad year {value!r}")
+    if isinstance(value, int):
+        year = value
+    else:
+        text = clean_text(value)
+        if not text:
+            return None
+        try:
+            number = float(text)
+        except ValueError:
+            raise RowError(f"bad year {text!r}") from None
+        # "1995.0" comes out of spreadsheets and pandas exports; "1995.5" is no year.
+        if not number.is_integer():
+            raise RowError(f"bad year {text!r}")
+        year = int(number)
+    if not YEAR_MIN <= year <= YEAR_MAX:
+        raise RowError(f"year {year} outside {YEAR_MIN}-{YEAR_MAX}")
+    return year
+
+
+def parse_rating(value: object) -> float | None:
+    """A rating on the 0-10 scale, or None when the field is empty.
+
+    Raises:
+        RowError: Not a number, NaN, or outside 0-10.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise RowError(f"bad rating {value!r}")
+    if isinstance(value, int | float):
+        rating = float(value)
+    else:
+        text = clean_text(value)
+        if not text:
+            return None
+        try:
+            rating = float(text)
+        except ValueError:
+            raise RowError(f"bad rating {text!r}") from None
+    if math.isnan(rating) or not RATING_MIN <= rating <= RATING_MAX:
+        raise RowError(f"rating {value} outside {RATING_MIN:g}-{RATING_MAX:g}")
+    return rating
+
+
+def split_genres(value: object) -> tuple[str, ...]:
+    """Genres from a pipe-separated string or a list, stripped and de-duplicated in order.
+
+    Raises:
+        RowError: The value is neither a string nor a list of strings.
+    """
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        parts: list[object] = list(value.split("|"))
+    elif isinstance(value, list | tuple):
+        parts = list(value)
+    else:
+        raise RowError(f"bad genres {value!r}")
+    genres: list[str] = []
+    for part in parts:
+        if not isinstance(part, str):
+            raise RowError(f"bad genre {part!r}")
+        name = part.strip()
+        if name and name not in genres:
+            genres.append(name)
+    return tuple(genres)
+
+
+class SeenIds:
+    """Remembers the ids a reader has yielded, so the second row with an id is rejected."""
+
+    def __init__(self) -> None:
+        self._first_line: dict[str, int] = {}
+
+    def check(self, movie_id: str, line: int) -> None:
+        """Records movie_id at line.
+
+        Raises:
+            RowError: movie_id was already seen on an earlier line.
+        """
+        first = self._first_line.setdefault(movie_id, line)
+        if first != line:
+            raise RowError(f"duplicate id {movie_id!r} (first on line {first})")
