@@ -8,6 +8,7 @@ of time ends with DEADLINE_EXCEEDED instead of finishing work nobody waits for.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -25,6 +26,8 @@ from search_service.errors import (
 from search_service.mapping import filter_from_pb, genres_to_pb, page_args, page_to_pb
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 SERVICE_NAME: str = search_pb2.DESCRIPTOR.services_by_name["SearchService"].full_name
 
@@ -60,6 +63,10 @@ async def _within_deadline(
         )
     except SearchError as exc:
         await context.abort(status_of(exc), str(exc))
+    except Exception:
+        # The details of an unexpected failure go to the log, not to the caller.
+        log.exception("search call failed")
+        await context.abort(grpc.StatusCode.INTERNAL, "internal error; see the search log")
     raise AssertionError("unreachable: abort raises")
 
 

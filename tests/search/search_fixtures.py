@@ -7,6 +7,7 @@ and compared with what the real Qdrant Edge index answers through the service.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ import numpy as np
 from poster_index.edge import EdgePosterIndex
 from postersearch.domain import CollectionModel, Poster, PosterVector, SearchFilter
 from postersearch.encoding import (
+    EncoderError,
     EncoderInfo,
     EncoderUnavailableError,
     ImageErrorCode,
@@ -43,13 +45,18 @@ class KeywordEncoder:
     """An Encoder whose vectors are a pure function of the text (or of image bytes).
 
     Images are accepted as ``IMG:<text>`` and encoded as that text; anything else is an
-    undecodable image. ``down`` makes every call fail as an unreachable encoder would.
+    undecodable image. ``down`` makes every call fail as an unreachable encoder would,
+    ``fail`` raises the given error, and ``delay_s`` makes text calls slow (``cancelled``
+    counts the calls given up on meanwhile).
     """
 
     model_id: str = MODEL_ID
     down: bool = False
+    fail: EncoderError | None = None
+    delay_s: float = 0.0
     text_calls: list[list[str]] = field(default_factory=list)
     image_calls: int = 0
+    cancelled: int = 0
 
     async def info(self) -> EncoderInfo:
         self._check()
@@ -60,6 +67,12 @@ class KeywordEncoder:
     async def encode_texts(self, texts: Sequence[str]) -> Vectors:
         self._check()
         self.text_calls.append(list(texts))
+        if self.delay_s:
+            try:
+                await asyncio.sleep(self.delay_s)
+            except asyncio.CancelledError:
+                self.cancelled += 1
+                raise
         return np.stack([text_vector(t) for t in texts])
 
     async def encode_images(self, images: Sequence[bytes]) -> list[ImageOutcome]:
@@ -79,6 +92,8 @@ class KeywordEncoder:
         pass
 
     def _check(self) -> None:
+        if self.fail is not None:
+            raise self.fail
         if self.down:
             raise EncoderUnavailableError("connection refused (127.0.0.1:1)")
 
