@@ -1,0 +1,53 @@
+"""``poster-search encoder``: runs the encoder gRPC server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from encoder_service.settings import EncoderSettings
+
+
+def add_commands(subparsers: Any) -> None:
+    """Adds the ``encoder`` subcommand."""
+    parser = subparsers.add_parser(
+        "encoder",
+        help="run the encoder gRPC server (text and images to vectors)",
+        description=(
+            "Serve a SigLIP-family model over gRPC. Every setting can also come from an "
+            "ENCODER_* environment variable (ENCODER_PORT, ENCODER_MODEL, ENCODER_API_KEY, "
+            "ENCODER_MAX_BATCH_SIZE, ENCODER_METRICS_PORT...); flags win over the environment."
+        ),
+    )
+    parser.add_argument("--port", type=int, help="gRPC port (ENCODER_PORT, default 50051)")
+    parser.add_argument("--host", help="interface to bind (ENCODER_HOST, default 0.0.0.0)")
+    parser.add_argument(
+        "--model",
+        help="model id or local folder (ENCODER_MODEL, default google/siglip2-base-patch16-256)",
+    )
+    parser.add_argument(
+        "--device", help="auto, cpu, cuda, cuda:N or mps (ENCODER_DEVICE, default auto)"
+    )
+    parser.add_argument(
+        "--dtype",
+        help="auto, bfloat16, float16 or float32 (ENCODER_DTYPE, default auto: bf16 on CUDA)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Builds the settings from the environment and the flags, then serves."""
+    from encoder_service.server import serve
+
+    overrides = {
+        name: getattr(args, name)
+        for name in ("port", "host", "model", "device", "dtype")
+        if getattr(args, name) is not None
+    }
+    settings = EncoderSettings(**overrides)
+    try:
+        return asyncio.run(serve(settings))
+    except KeyboardInterrupt:
+        # Ctrl-C while the model was still loading.
+        return 130

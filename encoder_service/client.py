@@ -1,0 +1,155 @@
+"""GrpcEncoder: the Encoder interface over gRPC, for ingest and the search service."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
+
+import grpc
+
+from encoder_service.convert import info_from_proto, outcomes_from_proto, vectors_from_proto
+from postersearch.encoding import (
+    EncoderError,
+    EncoderInfo,
+    EncoderUnavailableError,
+    ImageOutcome,
+    InvalidInputError,
+    OverloadedError,
+    Vectors,
+)
+from postersearch.v1 import encoder_pb2 as pb
+from postersearch.v1 import encoder_pb2_grpc
+
+_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# round_robin spreads calls over every address a dns:/// target resolves to (one per
+# replica); the retry policy absorbs a replica restarting. Encoding is idempotent.
+_SERVICE_CONFIG = {
+    "loadBalancingConfig": [{"round_robin": {}}],
+    "methodConfig": [
+        {
+            "name": [
+                {"service": "postersearch.v1.EncoderService", "method": "EncodeText"},
+                {"service": "postersearch.v1.EncoderService", "method": "EncodeImages"},
+                {"service": "postersearch.v1.EncoderService", "method": "GetInfo"},
+            ],
+            "retryPolicy": {
+                "maxAttempts": 3,
+                "initialBackoff": "0.1s",
+                "maxBackoff": "1s",
+                "backoffMultiplier": 2,
+                "retryableStatusCodes": ["UNAVAILABLE"],
+            },
+        }
+    ],
+}
+
+
+def channel_options(max_message_bytes: int = _MAX_MESSAGE_BYTES) -> list[tuple[str, object]]:
+    """Options of a channel to the encoder: message size, keepalive, balancing, retries."""
+    return [
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", max_message_bytes),
+        # Pings only while calls are open: they detect a dead replica behind a load balancer
+        # without tripping the server's too-many-pings guard on idle connections.
+        ("grpc.keepalive_time_ms", 60_000),
+        ("grpc.keepalive_timeout_ms", 20_000),
+        ("grpc.keepalive_permit_without_calls", 0),
+        ("grpc.service_config", json.dumps(_SERVICE_CONFIG)),
+        ("grpc.enable_retries", 1),
+    ]
+
+
+def _error(exc: grpc.aio.AioRpcError) -> EncoderError:
+    code, details = exc.code(), exc.details() or ""
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        return InvalidInputError(details)
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return OverloadedError(details)
+    # UNAVAILABLE, DEADLINE_EXCEEDED, UNAUTHENTICATED, INTERNAL...: for the caller the
+    # encoder cannot answer, whatever the reason; the message keeps the reason.
+    return EncoderUnavailableError(f"encoder {code.name}: {details}")
+
+
+class GrpcEncoder:
+    """Implements postersearch.encoding.Encoder by calling an encoder server.
+
+    Args:
+        target: "host:port", or "dns:///host:port" to balance over every replica the
+            name resolves to.
+        api_key: Sent as ``authorization: Bearer <key>`` when set.
+        timeout_s: Deadline of each unary call.
+    """
+
+    def __init__(self, target: str, api_key: str | None = None, timeout_s: float = 30.0) -> None:
+        self._channel = grpc.aio.insecure_channel(target, options=channel_options())
+        self._stub = encoder_pb2_grpc.EncoderServiceStub(self._channel)
+        self._metadata = (("authorization", f"Bearer {api_key}"),) if api_key else ()
+        self._timeout = timeout_s
+        self._info: EncoderInfo | None = None
+
+    async def info(self) -> EncoderInfo:
+        """The model and limits of the server (asked once, then remembered)."""
+        if self._info is None:
+            try:
+                message = await self._stub.GetInfo(
+                    pb.GetInfoRequest(), metadata=self._metadata, timeout=self._timeout
+                )
+            except grpc.aio.AioRpcError as exc:
+                raise _error(exc) from exc
+            self._info = info_from_proto(message)
+        return self._info
+
+    async def encode_texts(self, texts: Sequence[str]) -> Vectors:
+        """Encodes texts into an (n, dimension) array, row i for texts[i]."""
+        try:
+            response = await self._stub.EncodeText(
+                pb.EncodeTextRequest(texts=texts), metadata=self._metadata, timeout=self._timeout
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise _error(exc) from exc
+        return vectors_from_proto(response.vectors)
+
+    async def encode_images(self, images: Sequence[bytes]) -> list[ImageOutcome]:
+        """Encodes image files; item i is images[i]'s vector or the reason it has none."""
+        try:
+            response = await self._stub.EncodeImages(
+                pb.EncodeImagesRequest(images=images),
+                metadata=self._metadata,
+                timeout=self._timeout,
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise _error(exc) from exc
+        return outcomes_from_proto(response.results)
+
+    async def encode_image_stream(
+        self, batches: AsyncIterable[tuple[int, Sequence[bytes]]]
+    ) -> AsyncIterator[tuple[int, list[ImageOutcome]]]:
+        """Encodes many batches over one streaming call, for bulk work.
+
+        Args:
+            batches: (sequence, images) pairs; the sequence comes back with the answer.
+
+        Yields:
+            (sequence, outcomes) as batches finish, possibly out of order.
+
+        Raises:
+            InvalidInputError, OverloadedError, EncoderUnavailableError: as for
+                encode_images; the stream ends there.
+        """
+
+        async def requests() -> AsyncIterator[pb.EncodeImagesRequest]:
+            async for sequence, images in batches:
+                yield pb.EncodeImagesRequest(images=images, sequence=sequence)
+
+        call = self._stub.EncodeImagesStream(requests(), metadata=self._metadata)
+        try:
+            async for response in call:
+                yield response.sequence, outcomes_from_proto(response.results)
+        except grpc.aio.AioRpcError as exc:
+            raise _error(exc) from exc
+        finally:
+            call.cancel()
+
+    async def close(self) -> None:
+        """Closes the channel."""
+        await self._channel.close()

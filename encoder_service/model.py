@@ -1,0 +1,165 @@
+"""The model runtime: loads a SigLIP-family model through sentence-transformers and runs it.
+
+Nothing here knows of gRPC or asyncio. The runtime's methods block; the batcher calls them
+from one worker thread, so the event loop never waits on torch.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from encoder_service.settings import EncoderSettings
+from postersearch.encoding import Vectors
+
+log = logging.getLogger(__name__)
+
+_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
+
+
+def resolve_device(requested: str) -> str:
+    """Turns "auto" into the best device present: cuda, then mps, then cpu."""
+    if requested != "auto":
+        return requested
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def resolve_dtype(requested: str, device: str) -> torch.dtype:
+    """Turns "auto" into bfloat16 on CUDA, float16 on MPS and float32 on the CPU."""
+    if requested != "auto":
+        return _DTYPES[requested]
+    if device.startswith("cuda"):
+        return torch.bfloat16
+    if device.startswith("mps"):
+        # bfloat16 needs a recent macOS on MPS; float16 works everywhere.
+        return torch.float16
+    return torch.float32
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """ "bfloat16", "float16" or "float32"."""
+    return str(dtype).removeprefix("torch.")
+
+
+@dataclass(frozen=True)
+class ImagePreprocessing:
+    """How the model's own processor prepares an image, read from the checkpoint."""
+
+    size: int
+    resample: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+
+def _image_preprocessing(processor: Any) -> ImagePreprocessing:
+    image_processor = getattr(processor, "image_processor", None)
+    if image_processor is None:
+        raise ValueError("the model has no image processor: it cannot encode images")
+    size = image_processor.size
+    height = size.get("height") or size.get("shortest_edge")
+    width = size.get("width") or size.get("shortest_edge")
+    if height != width or not height:
+        raise ValueError(f"only square image inputs are supported, the model wants {size}")
+    mean = image_processor.image_mean if image_processor.do_normalize else (0.0, 0.0, 0.0)
+    std = image_processor.image_std if image_processor.do_normalize else (1.0, 1.0, 1.0)
+    resample = getattr(image_processor, "resample", None)
+    return ImagePreprocessing(
+        size=int(height),
+        resample=int(resample if resample is not None else Image.Resampling.BICUBIC),
+        mean=(float(mean[0]), float(mean[1]), float(mean[2])),
+        std=(float(std[0]), float(std[1]), float(std[2])),
+    )
+
+
+class ModelRuntime:
+    """A loaded model with its preprocessing, counting its forward passes.
+
+    Attributes:
+        model_id: The id or path the model was loaded from.
+        device: Where the model runs ("cpu", "cuda", "cuda:1", "mps").
+        dtype: The weights' dtype.
+        dimension: Length of every vector.
+        image: Image preprocessing the model expects.
+    """
+
+    def __init__(self, model: Any, model_id: str, device: str, dtype: torch.dtype) -> None:
+        self._model = model
+        self.model_id = model_id
+        self.device = device
+        self.dtype = dtype
+        self.dimension = int(model.get_embedding_dimension())
+        self.image = _image_preprocessing(model[0].processor)
+        shape = (1, 3, 1, 1)
+        self._mean = torch.tensor(self.image.mean, device=device).view(shape)
+        self._std = torch.tensor(self.image.std, device=device).view(shape)
+        self._lock = threading.Lock()
+        self._text_passes = 0
+        self._image_passes = 0
+
+    @classmethod
+    def load(cls, settings: EncoderSettings) -> ModelRuntime:
+        """Loads the model named by settings.model (hub id or local folder); blocks."""
+        from sentence_transformers import SentenceTransformer
+
+        device = resolve_device(settings.device)
+        dtype = resolve_dtype(settings.dtype, device)
+        log.info("loading %s on %s as %s", settings.model, device, dtype_name(dtype))
+        model = SentenceTransformer(settings.model, device=device, model_kwargs={"dtype": dtype})
+        model.eval()
+        return cls(model, settings.model, device, dtype)
+
+    @property
+    def forward_passes(self) -> dict[str, int]:
+        """Forward passes run so far, by kind ("text", "image")."""
+        with self._lock:
+            return {"text": self._text_passes, "image": self._image_passes}
+
+    def _embed(self, features: dict[str, Any]) -> Vectors:
+        output = self._model.forward(features)["sentence_embedding"]
+        vectors = torch.nn.functional.normalize(output.float(), dim=-1)
+        return np.ascontiguousarray(vectors.cpu().numpy(), dtype=np.float32)
+
+    def encode_texts(self, texts: Sequence[str]) -> Vectors:
+        """Encodes a batch of texts into (n, dimension) normalised float32 vectors."""
+        # SigLIP pools the last token, so every text is padded to the full length: a
+        # text's vector must not depend on the other texts it was batched with.
+        features = self._model.preprocess(
+            list(texts), processing_kwargs={"text": {"padding": "max_length"}}
+        )
+        for key, value in features.items():
+            if isinstance(value, torch.Tensor):
+                features[key] = value.to(self.device, non_blocking=True)
+        with torch.inference_mode():
+            vectors = self._embed(features)
+        with self._lock:
+            self._text_passes += 1
+        return vectors
+
+    def encode_pixels(self, images: Sequence[torch.Tensor]) -> Vectors:
+        """Encodes resized images, each (3, size, size) uint8 RGB on any device."""
+        with torch.inference_mode():
+            batch = torch.stack([img.to(self.device, non_blocking=True) for img in images])
+            pixels = (batch.float() / 255.0 - self._mean) / self._std
+            features = {"modality": "image", "pixel_values": pixels.to(self.dtype)}
+            vectors = self._embed(features)
+        with self._lock:
+            self._image_passes += 1
+        return vectors
+
+    def warm_up(self) -> None:
+        """Runs both towers once, so that the first request pays no lazy set-up."""
+        self.encode_texts(["warm-up"])
+        side = self.image.size
+        self.encode_pixels([torch.zeros((3, side, side), dtype=torch.uint8)])

@@ -1,0 +1,162 @@
+"""The gRPC servicer: protobuf in, domain types to the encoder, protobuf out.
+
+It holds no model logic; validation, batching and decoding live in the encoder it wraps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import NoReturn
+
+import grpc
+
+from encoder_service.convert import info_to_proto, outcomes_to_proto, vectors_to_proto
+from postersearch.encoding import (
+    Encoder,
+    EncoderError,
+    EncoderUnavailableError,
+    InvalidInputError,
+    OverloadedError,
+)
+from postersearch.v1 import encoder_pb2 as pb
+from postersearch.v1 import encoder_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+_STATUS_OF = {
+    InvalidInputError: grpc.StatusCode.INVALID_ARGUMENT,
+    OverloadedError: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    EncoderUnavailableError: grpc.StatusCode.UNAVAILABLE,
+}
+_END = object()
+
+
+@dataclass(frozen=True)
+class _Failed:
+    sequence: int | None
+    error: Exception
+
+
+async def _abort(context: grpc.aio.ServicerContext, exc: Exception, prefix: str = "") -> NoReturn:
+    if isinstance(exc, EncoderError):
+        code = _STATUS_OF.get(type(exc), grpc.StatusCode.INTERNAL)
+        await context.abort(code, f"{prefix}{exc}")
+    else:
+        log.error("encoder failed", exc_info=exc)
+        await context.abort(grpc.StatusCode.INTERNAL, f"{prefix}the encoder failed: {exc}")
+    raise AssertionError("context.abort returned")  # it always raises
+
+
+class EncoderServicer(encoder_pb2_grpc.EncoderServiceServicer):
+    """Serves an Encoder over gRPC; answers UNAVAILABLE until one is attached.
+
+    Args:
+        encoder: The encoder, or None while the model is still loading.
+        stream_concurrency: Batches of one EncodeImagesStream call encoded together.
+    """
+
+    def __init__(self, encoder: Encoder | None, stream_concurrency: int) -> None:
+        self._encoder = encoder
+        self._stream_concurrency = stream_concurrency
+
+    def attach(self, encoder: Encoder) -> None:
+        """Starts answering with encoder."""
+        self._encoder = encoder
+
+    async def _ready(self, context: grpc.aio.ServicerContext) -> Encoder:
+        if self._encoder is None:
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE, "the model is still loading; retry shortly"
+            )
+        assert self._encoder is not None
+        return self._encoder
+
+    async def EncodeText(
+        self, request: pb.EncodeTextRequest, context: grpc.aio.ServicerContext
+    ) -> pb.EncodeTextResponse:
+        """One vector per text, in request order."""
+        encoder = await self._ready(context)
+        try:
+            vectors = await encoder.encode_texts(list(request.texts))
+            info = await encoder.info()
+        except Exception as exc:
+            await _abort(context, exc)
+        return pb.EncodeTextResponse(vectors=vectors_to_proto(vectors), model_id=info.model_id)
+
+    async def _encode_images(
+        self, encoder: Encoder, request: pb.EncodeImagesRequest
+    ) -> pb.EncodeImagesResponse:
+        outcomes = await encoder.encode_images(list(request.images))
+        info = await encoder.info()
+        return pb.EncodeImagesResponse(
+            results=outcomes_to_proto(outcomes), sequence=request.sequence, model_id=info.model_id
+        )
+
+    async def EncodeImages(
+        self, request: pb.EncodeImagesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.EncodeImagesResponse:
+        """One result per image: a vector or the reason it has none."""
+        encoder = await self._ready(context)
+        try:
+            return await self._encode_images(encoder, request)
+        except Exception as exc:
+            await _abort(context, exc)
+
+    async def EncodeImagesStream(
+        self,
+        request_iterator: AsyncIterator[pb.EncodeImagesRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[pb.EncodeImagesResponse]:
+        """Answers each batch of the stream as soon as it is encoded, several at a time."""
+        encoder = await self._ready(context)
+        # Several batches in flight keep the model busy while the next ones decode; the
+        # semaphore stops a fast client from queueing the whole stream at once.
+        slots = asyncio.Semaphore(self._stream_concurrency)
+        answers: asyncio.Queue[object] = asyncio.Queue()
+        tasks: set[asyncio.Task[None]] = set()
+
+        async def encode_one(request: pb.EncodeImagesRequest) -> None:
+            try:
+                await answers.put(await self._encode_images(encoder, request))
+            except Exception as exc:
+                await answers.put(_Failed(request.sequence, exc))
+            finally:
+                slots.release()
+
+        async def read_all() -> None:
+            try:
+                async for request in request_iterator:
+                    await slots.acquire()
+                    task = asyncio.create_task(encode_one(request))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                await asyncio.gather(*list(tasks))
+                await answers.put(_END)
+            except Exception as exc:
+                await answers.put(_Failed(None, exc))
+
+        reader = asyncio.create_task(read_all())
+        try:
+            while (answer := await answers.get()) is not _END:
+                if isinstance(answer, _Failed):
+                    where = f"batch {answer.sequence}: " if answer.sequence is not None else ""
+                    await _abort(context, answer.error, where)
+                assert isinstance(answer, pb.EncodeImagesResponse)
+                yield answer
+        finally:
+            reader.cancel()
+            for task in list(tasks):
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+
+    async def GetInfo(
+        self, request: pb.GetInfoRequest, context: grpc.aio.ServicerContext
+    ) -> pb.EncoderInfo:
+        """The model and the limits this server enforces."""
+        encoder = await self._ready(context)
+        return info_to_proto(await encoder.info())

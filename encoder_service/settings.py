@@ -1,0 +1,80 @@
+"""Settings of the encoder service, read from ``ENCODER_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "google/siglip2-base-patch16-256"
+
+DType = Literal["auto", "bfloat16", "float16", "float32"]
+
+_DTYPE_ALIASES = {"bf16": "bfloat16", "fp16": "float16", "half": "float16", "fp32": "float32"}
+
+
+class EncoderSettings(BaseSettings):
+    """Everything the encoder service is configured with.
+
+    Each field can be set by an environment variable named ``ENCODER_`` plus the field
+    name in capitals, e.g. ``ENCODER_MODEL`` or ``ENCODER_MAX_BATCH_SIZE``.
+
+    Attributes:
+        model: Model id on the Hugging Face hub, or a local folder holding a checkpoint.
+        device: "auto" (cuda, then mps, then cpu), "cpu", "cuda", "cuda:1" or "mps".
+        dtype: "auto" (bfloat16 on CUDA, float16 on MPS, float32 on CPU), or one of
+            "bfloat16", "float16", "float32".
+        host: Interface the gRPC server binds.
+        port: gRPC port; 0 picks a free one.
+        api_key: When set, every call but health needs ``authorization: Bearer <key>``.
+        max_batch_size: Most texts or images in one request, and in one forward pass.
+        max_wait_ms: How long a forward pass may wait for images still being decoded
+            to join it.
+        max_queue: Most texts and images admitted at once; beyond it calls get
+            RESOURCE_EXHAUSTED instead of queueing without bound.
+        decode_workers: Threads decoding images on the CPU.
+        stream_concurrency: Batches of one EncodeImagesStream call in flight together.
+        max_text_chars: Most characters in one text.
+        max_image_bytes: Most bytes in one encoded image.
+        max_image_pixels: Most pixels (width x height) in one image, checked from the
+            header before decoding.
+        max_message_bytes: Largest gRPC message received or sent.
+        metrics_port: Port of the Prometheus /metrics endpoint; 0 turns it off.
+        grace_seconds: How long in-flight calls may finish on shutdown.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ENCODER_", extra="ignore")
+
+    model: str = DEFAULT_MODEL
+    device: str = "auto"
+    dtype: DType = "auto"
+    host: str = "0.0.0.0"
+    port: int = Field(default=50051, ge=0, le=65535)
+    api_key: str | None = None
+    max_batch_size: int = Field(default=256, ge=1)
+    max_wait_ms: float = Field(default=5.0, ge=0)
+    max_queue: int = Field(default=4096, ge=1)
+    decode_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    stream_concurrency: int = Field(default=4, ge=1)
+    max_text_chars: int = Field(default=2000, ge=1)
+    max_image_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    max_image_pixels: int = Field(default=50_000_000, ge=1)
+    max_message_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    grace_seconds: float = Field(default=5.0, ge=0)
+
+    @field_validator("dtype", mode="before")
+    @classmethod
+    def _dtype_alias(cls, value: object) -> object:
+        if isinstance(value, str):
+            lowered = value.strip().lower()
+            return _DTYPE_ALIASES.get(lowered, lowered)
+        return value
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _empty_key_is_none(cls, value: object) -> object:
+        # ENCODER_API_KEY= (set but empty) means no key, not a key of "".
+        return value or None
