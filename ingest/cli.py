@@ -1,0 +1,205 @@
+"""``poster-search ingest`` and ``poster-search synth``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ingest.fetch import FetchSettings
+from ingest.readers import FORMATS, DatasetFormatError, read_dataset
+from ingest.retry import IngestError, RetryPolicy
+from ingest.worker import IngestOptions, IngestSummary, Shard, run_ingest
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CACHE_DIR = "./data/poster-cache"
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Adds the ``ingest`` and ``synth`` subcommands."""
+    ingest = subparsers.add_parser(
+        "ingest",
+        help="encode a dataset's posters into the index",
+        description="Reads a dataset (manifest CSV/JSONL, MovieLens or TMDB), encodes every "
+        "poster the index does not hold yet and stores it. Safe to re-run and to kill.",
+    )
+    ingest.add_argument("dataset", type=Path, help="manifest file, MovieLens folder or TMDB CSV")
+    ingest.add_argument("--format", default="auto", choices=FORMATS, help="dataset format")
+    ingest.add_argument("--posters", type=Path, help="folder of poster images (MovieLens, TMDB)")
+    ingest.add_argument("--poster-base-url", help="TMDB: base URL for poster_path")
+    encoder = ingest.add_argument_group("encoder (in-process unless --encoder is given)")
+    encoder.add_argument("--encoder", metavar="HOST:PORT", help="encoder service to call")
+    encoder.add_argument("--encoder-api-key", help="API key of the encoder service")
+    encoder.add_argument("--model", help="in-process model id or folder (env ENCODER_MODEL)")
+    encoder.add_argument("--device", help="in-process device: auto, cpu, cuda (ENCODER_DEVICE)")
+    index = ingest.add_argument_group("index (defaults from QDRANT_* environment variables)")
+    index.add_argument("--index-backend", choices=("edge", "server"), help="QDRANT_BACKEND")
+    index.add_argument("--index-path", help="Edge shard folder (QDRANT_PATH)")
+    index.add_argument("--qdrant-url", help="Qdrant server URL (QDRANT_URL); implies server")
+    index.add_argument("--qdrant-api-key", help="Qdrant server API key (QDRANT_API_KEY)")
+    index.add_argument("--collection", help="collection name (QDRANT_COLLECTION)")
+    run = ingest.add_argument_group("run")
+    run.add_argument("--batch-size", type=int, default=64, help="posters per encode and upsert")
+    run.add_argument("--in-flight", type=int, default=4, help="batches processed at once")
+    run.add_argument("--shard", type=Shard.parse, help="i/N: only movies whose hash mod N is i")
+    run.add_argument("--report", type=Path, help="JSONL file of skipped rows and posters")
+    run.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=Path(DEFAULT_CACHE_DIR),
+        help=f"downloaded posters (default {DEFAULT_CACHE_DIR})",
+    )
+    run.add_argument("--download-concurrency", type=int, default=16)
+    run.add_argument("--download-timeout", type=float, default=10.0, help="seconds per try")
+    run.add_argument(
+        "--retries",
+        type=int,
+        default=6,
+        help="tries for an unavailable encoder or index before giving up",
+    )
+    run.add_argument(
+        "--progress-every",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="interval of progress log lines when not on a terminal",
+    )
+    run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    ingest.set_defaults(func=ingest_command)
+
+    synth = subparsers.add_parser(
+        "synth",
+        help="generate a synthetic poster dataset",
+        description="Writes COUNT poster-like JPEGs and a manifest, the same for the same seed.",
+    )
+    synth.add_argument("--count", type=int, default=1000, help="number of movies")
+    synth.add_argument("--out", type=Path, required=True, help="folder to write")
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--manifest-format", choices=("jsonl", "csv"), default="jsonl")
+    synth.add_argument("--workers", type=int, help="rendering processes (default: CPU count)")
+    synth.set_defaults(func=synth_command)
+
+
+def synth_command(args: argparse.Namespace) -> int:
+    """Runs ``poster-search synth``."""
+    from ingest.synth import generate_synthetic
+
+    started = time.monotonic()
+    manifest = generate_synthetic(
+        args.out, args.count, args.seed, manifest_format=args.manifest_format, workers=args.workers
+    )
+    print(f"{args.count} posters and {manifest} in {time.monotonic() - started:.1f} s")
+    return 0
+
+
+def index_settings(args: argparse.Namespace) -> Any:
+    """IndexSettings from the environment, overridden by the command line."""
+    from poster_index.settings import IndexSettings
+
+    overrides: dict[str, Any] = {}
+    if args.index_path:
+        overrides["path"] = args.index_path
+    if args.qdrant_url:
+        overrides["url"] = args.qdrant_url
+        overrides["backend"] = "server"
+    if args.index_backend:
+        overrides["backend"] = args.index_backend
+    if args.qdrant_api_key:
+        overrides["api_key"] = args.qdrant_api_key
+    if args.collection:
+        overrides["collection"] = args.collection
+    return IndexSettings(**overrides)
+
+
+async def open_encoder(args: argparse.Namespace) -> Any:
+    """A GrpcEncoder for --encoder, else the in-process encoder with --model/--device."""
+    if args.encoder:
+        from encoder_service.client import GrpcEncoder
+
+        return GrpcEncoder(args.encoder, api_key=args.encoder_api_key)
+    from encoder_service.local import open_local_encoder
+    from encoder_service.settings import EncoderSettings
+
+    overrides: dict[str, Any] = {}
+    if args.model:
+        overrides["model"] = args.model
+    if args.device:
+        overrides["device"] = args.device
+    settings = EncoderSettings(**overrides)
+    logger.info("loading %s in-process", settings.model)
+    return await open_local_encoder(settings)
+
+
+async def _ingest(args: argparse.Namespace) -> IngestSummary:
+    from poster_index.factory import open_index
+
+    rows = await asyncio.to_thread(
+        lambda: list(
+            read_dataset(
+                args.dataset,
+                args.format,
+                posters=args.posters,
+                poster_base_url=args.poster_base_url,
+            )
+        )
+    )
+    options = IngestOptions(
+        batch_size=args.batch_size,
+        in_flight=args.in_flight,
+        shard=args.shard,
+        report_path=args.report,
+        fetch=FetchSettings(
+            cache_dir=args.cache_dir,
+            concurrency=args.download_concurrency,
+            timeout_s=args.download_timeout,
+        ),
+        retry=RetryPolicy(attempts=max(1, args.retries)),
+        log_every_s=args.progress_every,
+    )
+    index = open_index(index_settings(args))
+    try:
+        encoder = await open_encoder(args)
+        try:
+            summary = await run_ingest(rows, encoder, index, options)
+        finally:
+            await encoder.close()
+        optimize = getattr(index, "optimize", None)
+        if summary.ingested and optimize is not None:
+            # Searchable already (exactly, segment by segment); the graph makes it fast.
+            logger.info("building the search index (HNSW) over the new posters")
+            started = time.monotonic()
+            await asyncio.to_thread(optimize)
+            logger.info("search index built in %.1f s", time.monotonic() - started)
+        return summary
+    finally:
+        await asyncio.to_thread(index.close)
+
+
+def ingest_command(args: argparse.Namespace) -> int:
+    """Runs ``poster-search ingest``; exit 0 done, 1 a dependency stayed down, 2 bad input."""
+    from poster_index.base import ModelMismatchError, PosterIndexError
+
+    try:
+        summary = asyncio.run(_ingest(args))
+    except (DatasetFormatError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ModelMismatchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (IngestError, PosterIndexError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(summary.as_dict()))
+    else:
+        print(summary.describe())
+        if args.report and summary.skipped_total:
+            print(f"skipped rows and posters are listed in {args.report}")
+    return 0
