@@ -77,6 +77,11 @@ def _install_error_handlers(app: FastAPI) -> None:
         where = ".".join(str(part) for part in first.get("loc", ()))
         return _error(400, f"{where}: {first.get('msg', 'invalid request')}")
 
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return _error(500, "the server failed to answer; its log says why")
+
+    app.add_exception_handler(Exception, unexpected)
     app.add_exception_handler(InvalidRequestError, invalid)
     app.add_exception_handler(NotFoundError, not_found)
     app.add_exception_handler(DependencyUnavailableError, unavailable)

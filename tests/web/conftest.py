@@ -85,7 +85,7 @@ class ColourEncoder:
                 rgb = np.mean(np.array(named, dtype=np.float32), axis=0)
             else:
                 digest = hashlib.sha256(text.encode()).digest()
-                rgb = np.array(digest[:3], dtype=np.float32)
+                rgb = np.array(list(digest[:3]), dtype=np.float32)
             rows.append(_colour_vector(rgb))
         return np.stack(rows)
 

@@ -63,11 +63,13 @@
   function showError(message) {
     errorBox.textContent = message;
     errorBox.hidden = false;
+    document.body.classList.toggle("stale", results.children.length > 0);
   }
 
   function clearError() {
     errorBox.hidden = true;
     errorBox.textContent = "";
+    document.body.classList.remove("stale");
   }
 
   function setContext(text, thumb) {
@@ -124,10 +126,9 @@
     document.body.classList.add("busy");
     statusLine.textContent = "Searching…";
     let response;
-    let data;
+    let data = null;
     try {
       response = await request(pageOffset);
-      data = await response.json();
     } catch (err) {
       if (seq !== requestSeq) return;
       document.body.classList.remove("busy");
@@ -135,10 +136,15 @@
       showError("The server could not be reached. Is poster-search serve still running?");
       return;
     }
+    try {
+      data = await response.json();
+    } catch (err) {
+      data = null; // not JSON: a proxy's error page, say; the status code tells enough
+    }
     if (seq !== requestSeq) return; // a newer search has started; drop this answer
     document.body.classList.remove("busy");
-    if (!response.ok) {
-      statusLine.textContent = "";
+    if (!response.ok || !data) {
+      statusLine.textContent = results.children.length ? "The posters below are from the previous search." : "";
       showError(data && data.error ? data.error : `The search failed (HTTP ${response.status}).`);
       return;
     }
