@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import logging
 import os
+import stat
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -122,7 +123,10 @@ class PosterFetcher:
 
     def _read_file(self, path: Path) -> bytes | FetchFailure:
         try:
-            size = path.stat().st_size
+            info = path.stat()
+            if not stat.S_ISREG(info.st_mode):
+                return FetchFailure("unreadable_file", f"{path}: not a regular file")
+            size = info.st_size
             if size > self.settings.max_bytes:
                 return FetchFailure("too_large", f"{path}: {size} bytes")
             data = path.read_bytes()
