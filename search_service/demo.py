@@ -1,0 +1,223 @@
+"""``poster-search demo``: a collection made, ingested and searched, in one command.
+
+It runs the real pipeline end to end in one process: synthetic posters (or the person's own
+dataset), the in-process encoder, the embedded Qdrant Edge index, and searches in English
+and Korean printed as tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from poster_index.edge import EdgePosterIndex
+from postersearch.domain import SearchFilter
+from postersearch.encoding import Encoder
+from search_service.core import PosterSearch
+from search_service.errors import SearchError
+from search_service.models import ModelChoice, choose_demo_model, stand_in_model, stand_in_notice
+from search_service.settings import SearchSettings
+from search_service.table import format_table
+
+DEFAULT_DEMO_MODEL = "google/siglip2-base-patch16-256"
+_MARKER = "demo.json"
+
+# (title, query text, filter): English and Korean descriptions, then one narrowed by filters.
+EXAMPLES: tuple[tuple[str, str, SearchFilter], ...] = (
+    ("English", "dark red horror movie poster with a single face", SearchFilter()),
+    ("Korean (neon signs, a cyberpunk feel)", "네온사인이 많은 사이버펑크 느낌", SearchFilter()),
+    (
+        "English, Comedy or Family from the 1980s-90s rated 6 or more",
+        "a bright, cheerful poster",
+        SearchFilter(genres_any=("Comedy", "Family"), year_from=1980, year_to=1999, min_rating=6),
+    ),
+    ("Korean, Horror only", "어두운 빨간색 공포 영화 포스터", SearchFilter(genres_any=("Horror",))),
+)
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """What the demo runs on.
+
+    Attributes:
+        count: Synthetic posters to make (ignored with a dataset).
+        dataset: The person's own dataset instead of synthetic posters.
+        model: Model to try first; the random stand-in replaces it when it cannot be had.
+        workdir: Where posters, the index and the stand-in model are kept between runs.
+        limit: Results shown per search.
+        seed: Seed of the synthetic collection.
+        device: Device of the in-process encoder; None for ENCODER_DEVICE or "auto".
+    """
+
+    count: int = 2000
+    dataset: Path | None = None
+    model: str = DEFAULT_DEMO_MODEL
+    workdir: Path = Path("data/demo")
+    limit: int = 5
+    seed: int = 0
+    device: str | None = None
+
+
+class _Printer:
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+
+    def __call__(self, text: str = "") -> None:
+        print(text, file=self._out, flush=True)
+
+
+async def _load_encoder(options: DemoOptions, say: _Printer) -> tuple[Encoder, ModelChoice]:
+    from encoder_service.local import open_local_encoder
+    from encoder_service.settings import EncoderSettings
+
+    stand_in_dir = options.workdir / "random-siglip"
+    choice = await asyncio.to_thread(choose_demo_model, options.model, stand_in_dir)
+    say(choice.note)
+
+    def settings(model: str) -> EncoderSettings:
+        base = EncoderSettings(model=model)
+        return base.model_copy(update={"device": options.device}) if options.device else base
+
+    try:
+        encoder = await open_local_encoder(settings(choice.model))
+    except Exception as exc:
+        if not choice.real:
+            raise
+        folder = (await asyncio.to_thread(stand_in_model, stand_in_dir)).resolve()
+        choice = ModelChoice(str(folder), False, stand_in_notice(options.model, str(exc)))
+        say(choice.note)
+        encoder = await open_local_encoder(settings(choice.model))
+    return encoder, choice
+
+
+def _open_demo_index(index_dir: Path, identity: dict[str, str], say: _Printer) -> EdgePosterIndex:
+    """The demo's index, emptied first when it holds another dataset or model."""
+    marker = index_dir / _MARKER
+    identity = {**identity, "dataset": str(Path(identity["dataset"]).resolve())}
+    if index_dir.exists():
+        try:
+            previous = json.loads(marker.read_text())
+        except (OSError, ValueError):
+            previous = None
+        if previous != identity:
+            say(f"       the index at {index_dir} holds another dataset or model: starting afresh")
+            shutil.rmtree(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps(identity))
+    return EdgePosterIndex(index_dir)
+
+
+async def _ingest(options: DemoOptions, encoder: Encoder, model: str, say: _Printer) -> Path:
+    from ingest.readers import read_dataset
+    from ingest.synth import generate_synthetic
+    from ingest.worker import IngestOptions, run_ingest
+
+    if options.dataset is not None:
+        dataset = options.dataset
+        say(f"[2/4] dataset: {dataset}")
+    else:
+        out = options.workdir / f"synthetic-{options.count}-seed{options.seed}"
+        say(f"[2/4] dataset: {options.count} synthetic posters in {out}")
+        started = time.monotonic()
+        dataset = await asyncio.to_thread(generate_synthetic, out, options.count, options.seed)
+        say(f"       ready in {time.monotonic() - started:.1f} s")
+    rows = await asyncio.to_thread(lambda: list(read_dataset(dataset)))
+    index_dir = options.workdir / "index"
+    identity = {"dataset": str(dataset), "model": model}
+    index = await asyncio.to_thread(_open_demo_index, index_dir, identity, say)
+    try:
+        say(f"[3/4] ingest: {len(rows)} rows into the embedded Qdrant Edge index {index_dir}")
+        summary = await run_ingest(rows, encoder, index, IngestOptions(progress_bar=False))
+        say(f"       {summary.describe()}")
+        if summary.ingested:
+            started = time.monotonic()
+            await asyncio.to_thread(index.optimize)
+            say(f"       search index (HNSW) built in {time.monotonic() - started:.1f} s")
+    finally:
+        await asyncio.to_thread(index.close)
+    return index_dir
+
+
+async def _search_examples(
+    encoder: Encoder, index_dir: Path, options: DemoOptions, say: _Printer
+) -> int:
+    index = await asyncio.to_thread(EdgePosterIndex, index_dir)
+    searched = 0
+    try:
+        search = PosterSearch(encoder, index, SearchSettings())
+        say(f"[4/4] searches over {await asyncio.to_thread(index.count)} posters")
+        first_hit: str | None = None
+        for title, text, flt in EXAMPLES:
+            say()
+            say(f'{title}: "{text}"' + _describe(flt))
+            try:
+                started = time.perf_counter()
+                page = await search.search(text, flt, limit=options.limit)
+                elapsed_ms = (time.perf_counter() - started) * 1000
+            except SearchError as exc:
+                say(f"  (skipped: {exc})")
+                continue
+            say(format_table(page.hits))
+            say(f"  {elapsed_ms:.1f} ms")
+            searched += 1
+            first_hit = first_hit or (page.hits[0].poster.movie_id if page.hits else None)
+        if first_hit is not None:
+            say()
+            say(f"Posters similar to movie {first_hit} (the movie itself left out)")
+            page = await search.similar(first_hit, limit=options.limit)
+            say(format_table(page.hits))
+        say()
+        say("Top rated Horror posters (filters alone, no description)")
+        try:
+            browse = await search.search("", SearchFilter(genres_any=("Horror",)), limit=3)
+            say(format_table(browse.hits, score_label="rating"))
+        except SearchError as exc:
+            say(f"  (skipped: {exc})")
+    finally:
+        await asyncio.to_thread(index.close)
+    return searched
+
+
+def _describe(flt: SearchFilter) -> str:
+    parts = []
+    if flt.genres_any:
+        parts.append("genre " + " or ".join(flt.genres_any))
+    if flt.year_from is not None or flt.year_to is not None:
+        parts.append(f"years {flt.year_from or ''}-{flt.year_to or ''}")
+    if flt.min_rating is not None:
+        parts.append(f"rating >= {flt.min_rating:g}")
+    return f"  [{'; '.join(parts)}]" if parts else ""
+
+
+async def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
+    """Makes (or reads) a collection, ingests it and prints example searches.
+
+    Returns:
+        0 when the example searches ran.
+    """
+    say = _Printer(out)
+    say("Poster search demo: describe a poster in English or Korean, get matching posters.")
+    say(f"[1/4] model: trying {options.model}")
+    encoder, choice = await _load_encoder(options, say)
+    try:
+        index_dir = await _ingest(options, encoder, choice.model, say)
+        searched = await _search_examples(encoder, index_dir, options, say)
+    finally:
+        await encoder.close()
+    if not choice.real:
+        say()
+        say("Reminder: these rankings come from a random stand-in model and mean nothing;")
+        say(f"see the note at the top for how to run {options.model} instead.")
+    say()
+    say("Try your own searches over this collection:")
+    say(f'  poster-search search "a lonely astronaut" --index {index_dir} --limit 5')
+    say(f'  poster-search search "우주를 배경으로 한 공상과학 영화" --index {index_dir}')
+    say(f"  poster-search search --genre Horror --year 1980-1989 --index {index_dir}")
+    say(f"  poster-search serve --index {index_dir}    # web page on http://localhost:8080/")
+    return 0 if searched else 1

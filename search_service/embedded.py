@@ -1,0 +1,77 @@
+"""Opening the pieces a search runs on: the index, and an encoder for its model.
+
+With no encoder service configured, the model runs in this process. Which model: the one
+asked for, else ENCODER_MODEL, else the model the collection was built with, so that a
+collection ingested with any model (the demo's included) is searched with that model.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from poster_index.base import PosterIndex
+from poster_index.settings import IndexSettings
+from postersearch.domain import CollectionModel
+from postersearch.encoding import Encoder
+from search_service.settings import SearchSettings
+
+log = logging.getLogger(__name__)
+
+
+def open_search_index(settings: IndexSettings) -> PosterIndex:
+    """The index the settings name: an Edge shard on disk or a Qdrant server."""
+    if settings.backend == "edge":
+        # Imported here so that a server-only deployment never loads the Edge engine.
+        from poster_index.edge import EdgePosterIndex
+
+        return EdgePosterIndex(Path(settings.path), settings.collection)
+    from poster_index.factory import open_index
+
+    return open_index(settings)
+
+
+def local_model_for(requested: str | None, collection: CollectionModel | None) -> str | None:
+    """The model an in-process encoder should load; None keeps the encoder's default.
+
+    Args:
+        requested: A model named on the command line, if any.
+        collection: The model the collection holds, if it exists.
+    """
+    from encoder_service.settings import EncoderSettings
+
+    if requested:
+        return requested
+    if "model" in EncoderSettings().model_fields_set:
+        return None  # ENCODER_MODEL is set: the person chose
+    return collection.model_id if collection is not None else None
+
+
+async def open_encoder(
+    settings: SearchSettings, model: str | None = None, device: str | None = None
+) -> Encoder:
+    """A GrpcEncoder when settings.encoder_target is set, else an in-process encoder.
+
+    Args:
+        settings: The search settings (encoder target, key and timeout).
+        model: Model id or folder for the in-process encoder; None for ENCODER_MODEL or
+            the encoder's default.
+        device: Device for the in-process encoder ("cpu", "cuda"...); None for ENCODER_DEVICE.
+    """
+    if settings.encoder_target:
+        from encoder_service.client import GrpcEncoder
+
+        return GrpcEncoder(
+            settings.encoder_target, settings.encoder_api_key, settings.encoder_timeout_s
+        )
+    from encoder_service.local import open_local_encoder
+    from encoder_service.settings import EncoderSettings
+
+    overrides: dict[str, str] = {}
+    if model:
+        overrides["model"] = model
+    if device:
+        overrides["device"] = device
+    encoder_settings = EncoderSettings(**overrides)  # type: ignore[arg-type]
+    log.info("loading %s in-process", encoder_settings.model)
+    return await open_local_encoder(encoder_settings)

@@ -1,0 +1,84 @@
+"""Which model the demo runs: the real checkpoint when it can be had, else a stand-in.
+
+Loading a hub model with no route to the hub makes transformers retry for over a minute
+before failing, so reachability is checked first with a short timeout. When the real
+model cannot be had, the demo says so plainly and builds a random SigLIP locally: the
+pipeline is then the real one, but the rankings mean nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from postersearch.random_siglip import TINY, build_random_siglip
+
+_PROBE_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model to load and whether its results mean anything.
+
+    Attributes:
+        model: Hub id or local folder to load.
+        real: False for the random stand-in.
+        note: Why this model was chosen, for the person running the demo.
+    """
+
+    model: str
+    real: bool
+    note: str
+
+
+def stand_in_notice(model: str, reason: str) -> str:
+    """What the demo prints when it runs the random stand-in instead of model."""
+    return (
+        f"NOTE: the model {model} could not be loaded ({reason}).\n"
+        "      Continuing with a randomly initialised SigLIP built locally, so that every\n"
+        "      step runs for real: the results below are NOT semantically meaningful.\n"
+        "      For real results run on a machine that can reach huggingface.co (the model\n"
+        "      is downloaded once, about 1.5 GB), or download it elsewhere and pass\n"
+        "      --model /path/to/the/checkpoint."
+    )
+
+
+def hub_unavailable_reason(model: str) -> str | None:
+    """Why model cannot be had from the local cache or the hub; None when it can.
+
+    Checks, in order: a local folder, the Hugging Face cache, then the hub itself with a
+    short timeout (honouring HF_HUB_OFFLINE).
+    """
+    if Path(model).is_dir():
+        return None
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(model, "config.json")
+    if isinstance(cached, str):
+        return None
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}:
+        return "HF_HUB_OFFLINE is set and the model is not in the local cache"
+    from huggingface_hub import model_info
+
+    try:
+        model_info(model, timeout=_PROBE_TIMEOUT_S)
+    except Exception as exc:
+        return f"the Hugging Face hub cannot be reached or does not have it: {exc}"
+    return None
+
+
+def stand_in_model(folder: Path) -> Path:
+    """The random stand-in SigLIP, built once into folder and reused afterwards."""
+    if (folder / "config.json").is_file():
+        return folder
+    return build_random_siglip(folder, TINY)
+
+
+def choose_demo_model(model: str, stand_in_folder: Path) -> ModelChoice:
+    """The real model when it can be loaded, else the random stand-in with a notice."""
+    reason = hub_unavailable_reason(model)
+    if reason is None:
+        return ModelChoice(model, True, f"model: {model}")
+    folder = stand_in_model(stand_in_folder).resolve()
+    return ModelChoice(str(folder), False, stand_in_notice(model, reason))

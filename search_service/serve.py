@@ -1,0 +1,143 @@
+"""Long-running commands: the search server alone, and everything in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Sequence
+from pathlib import Path
+
+from poster_index.base import IndexUnavailableError, PosterIndex
+from poster_index.settings import IndexSettings
+from postersearch.domain import CollectionModel, SearchFilter
+from postersearch.metrics import start_metrics_server
+from search_service.core import PosterSearch
+from search_service.embedded import local_model_for, open_encoder, open_search_index
+from search_service.server import create_server
+from search_service.settings import SearchSettings
+
+log = logging.getLogger(__name__)
+
+
+async def _wait_for_stop(*watch: asyncio.Task[None]) -> None:
+    """Returns on SIGINT or SIGTERM, or when any watched task ends (it stopped itself)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    waiter = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait([waiter, *watch], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+def _collection_or_none(index: PosterIndex) -> CollectionModel | None:
+    try:
+        return index.collection_model()
+    except IndexUnavailableError as exc:
+        log.warning("cannot read the collection yet (%s); health stays NOT_SERVING", exc)
+        return None
+
+
+async def run_search_server(
+    settings: SearchSettings,
+    index_settings: IndexSettings,
+    model: str | None = None,
+    device: str | None = None,
+) -> int:
+    """Serves SearchService until SIGTERM or SIGINT (``poster-search search-server``)."""
+    start_metrics_server(settings.metrics_port)
+    index = await asyncio.to_thread(open_search_index, index_settings)
+    collection = await asyncio.to_thread(_collection_or_none, index)
+    encoder = await open_encoder(settings, local_model_for(model, collection), device)
+    search = PosterSearch(encoder, index, settings)
+    server, port = create_server(settings, search)
+    await server.start()
+    log.info("search listening on %s:%d", settings.host, port)
+    try:
+        await _wait_for_stop()
+        log.info("stopping: in-flight calls get %.1f s", settings.grace_s)
+    finally:
+        await server.stop()
+        await encoder.close()
+        await asyncio.to_thread(index.close)
+    return 0
+
+
+def guess_poster_roots(index: PosterIndex, sample: int = 100) -> list[Path]:
+    """The folder holding the collection's local poster files, from a sample of them.
+
+    The web page serves poster files only from its roots; with none given, the common
+    folder of the stored posters is the narrowest root that shows them all.
+    """
+    try:
+        hits = index.browse(SearchFilter(), sample)
+    except Exception:
+        return []
+    folders = {
+        os.path.dirname(os.path.abspath(h.poster.poster))
+        for h in hits
+        if h.poster.poster and not h.poster.poster.startswith(("http://", "https://"))
+    }
+    if not folders:
+        return []
+    return [Path(os.path.commonpath(sorted(folders)))]
+
+
+async def run_serve(
+    settings: SearchSettings,
+    index_settings: IndexSettings,
+    encoder_port: int,
+    model: str | None = None,
+    device: str | None = None,
+    poster_roots: Sequence[Path] = (),
+) -> int:
+    """Encoder gRPC, search gRPC and the web page in one process (``poster-search serve``).
+
+    One in-process encoder answers both the encoder service and the searches, so the
+    model is loaded once and searches skip the gRPC hop.
+    """
+    from encoder_service.server import create_server as create_encoder_server
+    from encoder_service.settings import EncoderSettings
+    from web_ui.app import create_app, serve_http
+
+    start_metrics_server(settings.metrics_port)
+    index = await asyncio.to_thread(open_search_index, index_settings)
+    collection = await asyncio.to_thread(_collection_or_none, index)
+    local = settings.model_copy(update={"encoder_target": ""})
+    encoder = await open_encoder(local, local_model_for(model, collection), device)
+    search = PosterSearch(encoder, index, settings)
+    encoder_server, bound_encoder_port = create_encoder_server(
+        EncoderSettings(host=settings.host, port=encoder_port), encoder
+    )
+    search_server, search_port = create_server(settings, search)
+    await encoder_server.start()
+    await search_server.start()
+    roots = list(poster_roots) or await asyncio.to_thread(guess_poster_roots, index)
+    app = create_app(search, roots)
+    http = asyncio.create_task(serve_http(app, settings.host, settings.http_port))
+    log.info(
+        "serving: encoder gRPC :%d, search gRPC :%d, web page http://%s:%d/ (posters from %s)",
+        bound_encoder_port,
+        search_port,
+        "localhost" if settings.host in {"0.0.0.0", "::"} else settings.host,
+        settings.http_port,
+        ", ".join(str(r) for r in roots) or "nowhere",
+    )
+    try:
+        await _wait_for_stop(http)
+    finally:
+        http.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await http
+        await search_server.stop()
+        await encoder_server.stop(settings.grace_s)
+        await encoder.close()
+        await asyncio.to_thread(index.close)
+    return 0
