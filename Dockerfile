@@ -67,7 +67,7 @@ RUN groupadd --system --gid 10001 app \
     && chown -R app:app /models /data
 
 COPY --from=builder /opt/venv /opt/venv
-COPY --chmod=0755 docker/grpc_health.py /usr/local/bin/grpc-health
+COPY --chmod=0755 docker/health_probe.py /usr/local/bin/grpc-health
 
 USER app
 WORKDIR /home/app

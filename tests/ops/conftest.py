@@ -27,7 +27,7 @@ COMPOSE_CPU = ROOT / "docker-compose.cpu.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
 DOCKERIGNORE = ROOT / ".dockerignore"
-HEALTH_SCRIPT = ROOT / "docker" / "grpc_health.py"
+HEALTH_SCRIPT = ROOT / "docker" / "health_probe.py"
 
 # A value for the one variable the stack refuses to start without.
 TEST_QDRANT_KEY = "test-qdrant-key"
@@ -237,3 +237,12 @@ def env_example() -> dict[str, EnvLine]:
 def dockerfile() -> list[Instruction]:
     """The Dockerfile's instructions."""
     return parse_dockerfile()
+
+
+@pytest.fixture
+def grpc_health(tmp_path: Path) -> list[str]:
+    """The image's `grpc-health` command: the probe installed under that name, as in the image."""
+    installed = tmp_path / "bin" / "grpc-health"
+    installed.parent.mkdir()
+    shutil.copy(HEALTH_SCRIPT, installed)
+    return [sys.executable, str(installed)]

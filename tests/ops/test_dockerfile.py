@@ -85,10 +85,10 @@ def test_healthcheck_runs_the_grpc_probe_shipped_in_the_image(
     (check,) = _of(dockerfile, "HEALTHCHECK", final)
     assert 'CMD ["grpc-health"]' in check
     assert any(
-        "docker/grpc_health.py /usr/local/bin/grpc-health" in c
+        "docker/health_probe.py /usr/local/bin/grpc-health" in c
         for c in _of(dockerfile, "COPY", final)
     )
-    assert (repo_root / "docker" / "grpc_health.py").is_file()
+    assert (repo_root / "docker" / "health_probe.py").is_file()
 
 
 def test_compose_build_args_are_declared(
