@@ -8,9 +8,10 @@ gRPC accept and refuse the same requests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -186,12 +187,36 @@ def create_app(
     return app
 
 
-async def serve_http(app: FastAPI, host: str, port: int) -> None:
-    """Serves app with uvicorn inside the running event loop until stopped.
+class _EmbeddedServer(uvicorn.Server):
+    """A uvicorn server that leaves signals to the process embedding it.
 
-    Returns after a graceful shutdown: on SIGINT/SIGTERM (when run in the main thread),
-    or when the awaiting task is cancelled, in which case open connections are given
-    uvicorn's graceful shutdown before the cancellation propagates.
+    ``poster-search serve`` runs gRPC servers in the same loop and stops everything on
+    SIGINT/SIGTERM itself; uvicorn's own handlers would replace its handlers.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def _run(server: uvicorn.Server, host: str, port: int) -> None:
+    try:
+        await server.serve()
+    except SystemExit:
+        # uvicorn exits the process when it cannot bind; here that would take the gRPC
+        # servers down with no word, so it becomes an error the caller can handle.
+        raise OSError(f"the web page cannot listen on {host}:{port}") from None
+
+
+async def serve_http(app: FastAPI, host: str, port: int) -> None:
+    """Serves app with uvicorn inside the running event loop until cancelled.
+
+    Cancelling the awaiting task stops the server gracefully (open connections get
+    uvicorn's graceful shutdown) before the cancellation propagates. Signals are left to
+    the caller, which cancels this task when it is told to stop.
+
+    Raises:
+        OSError: The address cannot be bound (port in use, no such interface).
     """
     config = uvicorn.Config(
         app,
@@ -202,12 +227,11 @@ async def serve_http(app: FastAPI, host: str, port: int) -> None:
         access_log=False,
         lifespan="off",
     )
-    server = uvicorn.Server(config)
-    task = asyncio.ensure_future(server.serve())
+    server = _EmbeddedServer(config)
+    task = asyncio.ensure_future(_run(server, host, port))
     try:
         await asyncio.shield(task)
     except asyncio.CancelledError:
         server.should_exit = True
         await task
         raise
-    log.info("web page stopped")

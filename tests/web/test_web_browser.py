@@ -24,7 +24,8 @@ from web_ui.app import create_app
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
+# Debian's chromium; another path (another distribution's name for it) through the env.
+CHROMIUM = Path(os.environ.get("POSTER_SEARCH_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 LAUNCH_ARGS = [
     "--no-sandbox",
