@@ -1,6 +1,6 @@
 """Where the browser fetches each poster image, and which local files may be served.
 
-Only files under the configured poster roots are ever served. A request path is joined
+Only image files under the configured poster roots are ever served. A request path is joined
 to a root and fully resolved (``..`` and symlinks included) before the check, so neither
 a crafted path nor a symlink inside a root can reach a file outside the roots.
 """
@@ -12,6 +12,9 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
 POSTER_URL_PREFIX = "/posters/"
+# Only image files are ever served, so a root wider than intended (a home folder, say)
+# still exposes no documents, keys or configuration that happen to sit under it.
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".avif", ".bmp"})
 
 
 def _is_url(poster: str) -> bool:
@@ -56,7 +59,7 @@ class PosterFiles:
         path = Path(poster).expanduser()
         for root in self._roots:
             candidate = (path if path.is_absolute() else root / path).resolve()
-            if candidate.is_relative_to(root) and candidate.is_file():
+            if self._servable(candidate, root):
                 relative = candidate.relative_to(root).as_posix()
                 return POSTER_URL_PREFIX + quote(relative)
         return None
@@ -65,7 +68,7 @@ class PosterFiles:
         """The file a ``/posters/<relative>`` request names, or None when it must be refused.
 
         Refuses absolute paths, any ``..`` component, and anything that resolves outside
-        every root or is not a regular file; the caller answers 404 for all of them, so a
+        every root or is not a regular image file; the caller answers 404 for all of them, so a
         prober learns nothing about files outside the roots.
         """
         pure = PurePosixPath(relative)
@@ -73,6 +76,14 @@ class PosterFiles:
             return None
         for root in self._roots:
             candidate = (root / pure).resolve()
-            if candidate.is_relative_to(root) and candidate.is_file():
+            if self._servable(candidate, root):
                 return candidate
         return None
+
+    @staticmethod
+    def _servable(candidate: Path, root: Path) -> bool:
+        return (
+            candidate.is_relative_to(root)
+            and candidate.suffix.lower() in IMAGE_SUFFIXES
+            and candidate.is_file()
+        )

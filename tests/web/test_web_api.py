@@ -255,6 +255,12 @@ def test_poster_files_refuse_anything_outside_the_roots(web_collection: Any, rel
         link.symlink_to(outside)
     files = PosterFiles([web_collection.root])
     assert files.resolve(relative) is None
+    # Even a root wider than meant (here the folder above) serves images only.
+    notes = web_collection.root / "covers" / "notes.txt"
+    notes.write_text("not an image")
+    wide = PosterFiles([web_collection.root.parent])
+    assert wide.resolve("posters/covers/notes.txt") is None
+    assert wide.resolve("elsewhere.jpg") == outside.resolve()
     assert files.resolve("covers/1.jpg") == (web_collection.root / "covers" / "1.jpg").resolve()
     assert files.image_url(str(outside)) is None
     assert files.image_url("covers/2.jpg") == "/posters/covers/2.jpg"
