@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 import subprocess
 import tomllib
@@ -175,14 +176,46 @@ def test_ingest_is_a_one_shot_job_under_a_profile(resolve_compose: ResolveCompos
     ]
     assert ingest["profiles"] == ["ingest"]
     assert ingest["restart"] == "no"
-    assert ingest["command"][0] == "ingest"
     assert ingest["healthcheck"]["disable"] is True
     mounts = {v["target"]: v for v in ingest["volumes"]}
     assert mounts["/dataset"]["source"] == "/srv/posters"
     assert mounts["/dataset"]["read_only"] is True
-    assert "/dataset" in ingest["command"]
+    assert mounts["/data/poster-cache"]["type"] == "volume"
     for dependency in ("encoder", "qdrant"):
         assert ingest["depends_on"][dependency]["condition"] == "service_healthy"
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    from postersearch.cli import build_parser
+
+    assert argv[0] == "poster-search", "the image's entrypoint is poster-search"
+    return build_parser().parse_args(argv[1:])
+
+
+def test_service_commands_are_real_cli_commands(resolve_compose: ResolveCompose) -> None:
+    # What the container runs (the image's entrypoint plus the service's command), parsed by
+    # the real `poster-search` parser.
+    services = resolve_compose(
+        profiles=("ingest",), env={"ENCODER_PORT": "6001", "ENCODER_API_KEY": "k"}
+    )["services"]
+    assert _parse(["poster-search", *services["encoder"]["command"]]).command == "encoder"
+    assert _parse(["poster-search", *services["search"]["command"]]).command == "search-server"
+    ingest = services["ingest"]
+    args = _parse([*ingest["entrypoint"], *ingest["command"]])
+    assert args.command == "ingest"
+    assert args.dataset == Path("/dataset")
+    assert args.encoder == "dns:///encoder:6001"
+    assert args.encoder_api_key == "k"
+    assert args.cache_dir == Path("/data/poster-cache")
+    # `docker compose run --rm ingest DATASET OPTIONS` keeps the wiring and adds the rest.
+    args = _parse([*ingest["entrypoint"], "/dataset/movies.jsonl", "--shard", "1/3"])
+    assert (args.dataset, args.encoder) == (Path("/dataset/movies.jsonl"), "dns:///encoder:6001")
+    assert (args.shard.index, args.shard.count) == (1, 3)
+
+
+def test_ingest_sends_no_key_when_the_encoder_has_none(resolve_compose: ResolveCompose) -> None:
+    ingest = resolve_compose(profiles=("ingest",))["services"]["ingest"]
+    assert not _parse([*ingest["entrypoint"], *ingest["command"]]).encoder_api_key
 
 
 def test_state_lives_in_named_volumes(resolve_compose: ResolveCompose) -> None:
