@@ -78,11 +78,15 @@ def _check_pixels(index: int, width: int, height: int, limits: ImageLimits) -> I
 
 
 def _open(data: bytes) -> Image.Image:
-    # Pillow's own bomb guard turns into an error (not a warning) for anything it would
-    # warn about; our pixel limit is normally lower and is checked first anyway.
+    # Our own pixel limit is checked right after the header is read, so Pillow's warning
+    # is noise; its error (past twice its MAX_IMAGE_PIXELS) still refuses the file.
     with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         return Image.open(io.BytesIO(data))
+
+
+def _bomb(index: int, exc: Exception) -> ImageFailure:
+    return _failure(index, ImageErrorCode.TOO_MANY_PIXELS, f"is a decompression bomb ({exc})")
 
 
 def probe(index: int, data: bytes, limits: ImageLimits) -> Header | ImageFailure:
@@ -93,8 +97,8 @@ def probe(index: int, data: bytes, limits: ImageLimits) -> Header | ImageFailure
     try:
         with _open(data) as img:
             header = Header(img.format or "", img.mode, img.width, img.height)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        return _failure(index, ImageErrorCode.TOO_MANY_PIXELS, "is a decompression bomb")
+    except Image.DecompressionBombError as exc:
+        return _bomb(index, exc)
     except UnidentifiedImageError:
         return _not_an_image(index)
     except _DECODE_ERRORS as exc:
@@ -149,8 +153,8 @@ def decode(
                 rgb = rgb.resize((size, size), resample=Image.Resampling(resample))
             # A copy: Pillow's buffer is read-only, torch wants a writable array.
             return np.array(rgb, dtype=np.uint8)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        return _failure(index, ImageErrorCode.TOO_MANY_PIXELS, "is a decompression bomb")
+    except Image.DecompressionBombError as exc:
+        return _bomb(index, exc)
     except UnidentifiedImageError:
         return _not_an_image(index)
     except _DECODE_ERRORS as exc:
