@@ -1,0 +1,348 @@
+"""The embedded backend: a Qdrant Edge shard in this process, on local disk."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import qdrant_edge as edge
+
+from poster_index.base import (
+    DEFAULT_COLLECTION,
+    VECTOR_NAME,
+    IndexUnavailableError,
+    ModelMismatchError,
+    PosterIndexError,
+)
+from poster_index.filters import rated_only_edge, to_edge_filter
+from poster_index.model_record import check_same_model, read_model_record, write_model_record
+from poster_index.payload import (
+    FIELD_GENRES,
+    FIELD_MOVIE_ID,
+    FIELD_RATING,
+    FIELD_YEAR,
+    payload_to_poster,
+    point_id,
+    poster_to_payload,
+)
+from poster_index.tuning import DEFAULT_TUNING, IndexTuning
+from postersearch.domain import CollectionModel, Poster, PosterVector, SearchFilter, SearchHit
+
+# Edge keeps its own configuration here; its presence means the shard was created.
+_EDGE_CONFIG_FILE = "edge_config.json"
+# Enough for every genre of any real dataset (TMDB has 20, MovieLens 20).
+_MAX_GENRES = 10_000
+_RETRIEVE_CHUNK = 1_000
+
+_PAYLOAD_INDEXES: tuple[tuple[str, edge.PayloadSchemaType], ...] = (
+    (FIELD_GENRES, edge.PayloadSchemaType.Keyword),
+    (FIELD_YEAR, edge.PayloadSchemaType.Integer),
+    (FIELD_RATING, edge.PayloadSchemaType.Float),
+    (FIELD_MOVIE_ID, edge.PayloadSchemaType.Keyword),
+)
+
+
+class EdgePosterIndex:
+    """Posters in a Qdrant Edge shard at `<path>/<collection>`.
+
+    Durability: every upsert batch is written to the shard's write-ahead log and flushed
+    before upsert returns, so a process killed at any moment (kill -9) reopens the shard with
+    every batch whose upsert returned. The HNSW graph is built by `optimize()`, which `close()`
+    runs when this process wrote anything; until then new posters are searched exactly.
+
+    Reads may come from several threads at once; writes, optimize and close are serialised.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        collection: str = DEFAULT_COLLECTION,
+        tuning: IndexTuning = DEFAULT_TUNING,
+    ) -> None:
+        """Opens the shard if it exists; `ensure_collection` creates it otherwise.
+
+        Args:
+            path: Directory holding one shard directory per collection.
+            collection: Collection name, the shard's directory name.
+            tuning: HNSW build and query parameters.
+
+        Raises:
+            IndexUnavailableError: The shard exists but cannot be loaded.
+        """
+        self._dir = Path(path) / collection
+        self._collection = collection
+        self._tuning = tuning
+        self._lock = threading.Lock()
+        self._dirty = False
+        self._closed = False
+        self._model = read_model_record(self._dir)
+        self._shard: edge.EdgeShard | None = None
+        if self._model is not None and (self._dir / _EDGE_CONFIG_FILE).exists():
+            self._shard = self._load()
+
+    @property
+    def shard_dir(self) -> Path:
+        """The directory of the shard."""
+        return self._dir
+
+    def _load(self) -> edge.EdgeShard:
+        try:
+            return edge.EdgeShard.load(str(self._dir))
+        except Exception as exc:
+            hint = " (is it open in another process?)" if "WouldBlock" in str(exc) else ""
+            raise IndexUnavailableError(
+                f"cannot open the Edge shard {self._dir}{hint}: {exc}"
+            ) from exc
+
+    def _create(self, model: CollectionModel) -> edge.EdgeShard:
+        t = self._tuning
+        config = edge.EdgeConfig(
+            vectors={
+                VECTOR_NAME: edge.EdgeVectorParams(
+                    size=model.dimension, distance=edge.Distance.Cosine
+                )
+            },
+            hnsw_config=edge.HnswIndexConfig(
+                m=t.m,
+                ef_construct=t.ef_construct,
+                full_scan_threshold=t.full_scan_threshold_kb(model.dimension),
+                payload_m=t.payload_m,
+            ),
+            optimizers=edge.EdgeOptimizersConfig(indexing_threshold=t.indexing_threshold_kb),
+        )
+        try:
+            shard = edge.EdgeShard.create(str(self._dir), config)
+            # Payload indexes exist before the first point, so the HNSW build links per genre.
+            for field, schema in _PAYLOAD_INDEXES:
+                shard.update(edge.UpdateOperation.create_field_index(field, schema))
+            shard.flush()
+        except Exception as exc:
+            raise IndexUnavailableError(f"cannot create the Edge shard {self._dir}: {exc}") from exc
+        return shard
+
+    def ensure_collection(self, model: CollectionModel) -> None:
+        """Creates the shard with its payload indexes, or checks the model of the existing one.
+
+        Raises:
+            ModelMismatchError: The shard holds another model's vectors.
+        """
+        with self._lock:
+            self._check_open()
+            if self._model is not None:
+                check_same_model(self._model, model, f"Edge collection {str(self._dir)!r}")
+            else:
+                # Recorded first: a crash before the shard exists leaves a record and no
+                # shard, which the next call completes; never a shard of unknown model.
+                write_model_record(self._dir, model)
+                self._model = model
+            if self._shard is None:
+                if (self._dir / _EDGE_CONFIG_FILE).exists():
+                    self._shard = self._load()
+                else:
+                    self._shard = self._create(model)
+
+    def collection_model(self) -> CollectionModel | None:
+        """The model recorded with the shard, or None when there is no shard."""
+        return self._model if self._shard is not None else None
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise IndexUnavailableError(f"the Edge index {str(self._dir)!r} is closed")
+
+    def _ready(self) -> edge.EdgeShard:
+        self._check_open()
+        if self._shard is None:
+            raise IndexUnavailableError(
+                f"there is no collection at {str(self._dir)!r}; ingest posters first"
+            )
+        return self._shard
+
+    def upsert(self, items: Sequence[PosterVector]) -> None:
+        """Stores posters with their vectors and flushes them to disk before returning.
+
+        Raises:
+            ModelMismatchError: A vector's size is not the collection's dimension.
+        """
+        if not items:
+            return
+        with self._lock:
+            shard = self._ready()
+            assert self._model is not None
+            points = []
+            for item in items:
+                if len(item.vector) != self._model.dimension:
+                    raise ModelMismatchError(
+                        f"movie {item.poster.movie_id!r} has a {len(item.vector)}-d vector; "
+                        f"the collection holds {self._model.dimension}-d vectors"
+                    )
+                points.append(
+                    edge.Point(
+                        point_id(item.poster.movie_id),
+                        {VECTOR_NAME: [float(x) for x in item.vector]},
+                        poster_to_payload(item.poster),
+                    )
+                )
+            try:
+                shard.update(edge.UpdateOperation.upsert_points(points))
+                shard.flush()
+            except Exception as exc:
+                raise PosterIndexError(f"Edge upsert failed: {exc}") from exc
+            self._dirty = True
+
+    def optimize(self) -> bool:
+        """Builds the HNSW graph and merges segments; blocks until done.
+
+        Returns:
+            True when anything was optimized.
+        """
+        with self._lock:
+            shard = self._ready()
+            try:
+                changed = shard.optimize()
+                shard.flush()
+            except Exception as exc:
+                raise PosterIndexError(f"Edge optimize failed: {exc}") from exc
+            self._dirty = False
+            return changed
+
+    def existing_ids(self, movie_ids: Iterable[str]) -> set[str]:
+        """The subset of movie_ids already stored."""
+        shard = self._ready()
+        by_point = {point_id(m): m for m in movie_ids}
+        wanted = list(by_point)
+        found: set[str] = set()
+        for start in range(0, len(wanted), _RETRIEVE_CHUNK):
+            records = self._call(
+                shard.retrieve, wanted[start : start + _RETRIEVE_CHUNK], False, False
+            )
+            found.update(by_point[str(r.id)] for r in records)
+        return found
+
+    def _call(self, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except Exception as exc:
+            if self._closed:
+                raise IndexUnavailableError(f"the Edge index {str(self._dir)!r} is closed") from exc
+            raise PosterIndexError(f"Edge request failed: {exc}") from exc
+
+    def _search_params(self, flt: SearchFilter, limit: int, offset: int) -> edge.SearchParams:
+        t = self._tuning
+        acorn = None
+        if t.acorn_max_selectivity is not None and not flt.is_empty:
+            acorn = edge.AcornSearchParams(enable=True, max_selectivity=t.acorn_max_selectivity)
+        return edge.SearchParams(hnsw_ef=t.ef_for(limit, offset), acorn=acorn)
+
+    def search(
+        self,
+        vector: Sequence[float],
+        flt: SearchFilter,
+        limit: int,
+        offset: int = 0,
+        exclude_movie_id: str | None = None,
+    ) -> list[SearchHit]:
+        """Nearest posters to vector (cosine) among those passing flt, best first."""
+        return self.search_with(vector, flt, limit, offset, exclude_movie_id, params=None)
+
+    def search_with(
+        self,
+        vector: Sequence[float],
+        flt: SearchFilter,
+        limit: int,
+        offset: int = 0,
+        exclude_movie_id: str | None = None,
+        params: edge.SearchParams | None = None,
+    ) -> list[SearchHit]:
+        """`search` with explicit Qdrant search parameters (None: the tuned ones).
+
+        The benchmark uses it to compare the tuned search with exact and default searches.
+        """
+        shard = self._ready()
+        excluded = point_id(exclude_movie_id) if exclude_movie_id is not None else None
+        request = edge.QueryRequest(
+            limit=limit,
+            offset=offset,
+            query=edge.Query.Nearest([float(x) for x in vector], using=VECTOR_NAME),
+            filter=to_edge_filter(flt, excluded),
+            with_payload=True,
+            params=params if params is not None else self._search_params(flt, limit, offset),
+        )
+        points = self._call(shard.query, request)
+        return [SearchHit(payload_to_poster(p.payload or {}), float(p.score)) for p in points]
+
+    def browse(self, flt: SearchFilter, limit: int, offset: int = 0) -> list[SearchHit]:
+        """Posters passing flt, highest rating first, then the unrated; score is the rating."""
+        shard = self._ready()
+        base = to_edge_filter(flt)
+        hits: list[SearchHit] = []
+        rated = edge.QueryRequest(
+            limit=limit,
+            offset=offset,
+            query=edge.OrderBy(FIELD_RATING, direction=edge.Direction.Desc),
+            filter=base,
+            with_payload=True,
+        )
+        for p in self._call(shard.query, rated):
+            poster = payload_to_poster(p.payload or {})
+            hits.append(SearchHit(poster, poster.rating or 0.0))
+        if len(hits) < limit:
+            # Ordering by rating skips posters without one; they follow the rated ones.
+            n_rated = self._count(shard, rated_only_edge(base, rated=True))
+            unrated = edge.QueryRequest(
+                limit=limit - len(hits),
+                offset=max(0, offset - n_rated),
+                filter=rated_only_edge(base, rated=False),
+                with_payload=True,
+            )
+            for p in self._call(shard.query, unrated):
+                hits.append(SearchHit(payload_to_poster(p.payload or {}), 0.0))
+        return hits
+
+    def _records(self, movie_id: str, with_vector: bool) -> list[Any]:
+        shard = self._ready()
+        vectors: Any = [VECTOR_NAME] if with_vector else False
+        return list(self._call(shard.retrieve, [point_id(movie_id)], True, vectors))
+
+    def get_vector(self, movie_id: str) -> list[float] | None:
+        """The stored vector of a movie, or None when it is not in the collection."""
+        records = self._records(movie_id, with_vector=True)
+        if not records or not records[0].vector:
+            return None
+        return [float(x) for x in records[0].vector[VECTOR_NAME]]
+
+    def get_poster(self, movie_id: str) -> Poster | None:
+        """The stored payload of a movie, or None."""
+        records = self._records(movie_id, with_vector=False)
+        return payload_to_poster(records[0].payload or {}) if records else None
+
+    def genre_counts(self) -> dict[str, int]:
+        """Every genre in the collection with its number of posters."""
+        shard = self._ready()
+        request = edge.FacetRequest(FIELD_GENRES, limit=_MAX_GENRES, exact=True)
+        response = self._call(shard.facet, request)
+        return {str(hit.value): int(hit.count) for hit in response.hits}
+
+    def _count(self, shard: edge.EdgeShard, flt: edge.Filter | None) -> int:
+        return int(self._call(shard.count, edge.CountRequest(exact=True, filter=flt)))
+
+    def count(self, flt: SearchFilter | None = None) -> int:
+        """Number of posters passing flt (all when None)."""
+        return self._count(self._ready(), to_edge_filter(flt))
+
+    def close(self) -> None:
+        """Builds the HNSW graph if this process wrote posters, flushes and closes the shard."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            shard, self._shard = self._shard, None
+            if shard is None:
+                return
+            try:
+                if self._dirty:
+                    shard.optimize()
+                shard.flush()
+            finally:
+                shard.close()

@@ -1,0 +1,70 @@
+"""The model record kept beside an Edge shard: which model's vectors the shard holds."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from poster_index.base import IndexUnavailableError, ModelMismatchError
+from postersearch.domain import CollectionModel
+
+MODEL_RECORD_NAME = "poster_collection.json"
+
+
+def read_model_record(shard_dir: Path) -> CollectionModel | None:
+    """The recorded model, or None when the shard has no record.
+
+    Raises:
+        IndexUnavailableError: The record exists but cannot be read.
+    """
+    path = shard_dir / MODEL_RECORD_NAME
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return CollectionModel(model_id=str(data["model_id"]), dimension=int(data["dimension"]))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise IndexUnavailableError(f"cannot read the model record {path}: {exc}") from exc
+
+
+def write_model_record(shard_dir: Path, model: CollectionModel) -> None:
+    """Writes the record atomically: a crash leaves either the old file or the new one."""
+    shard_dir.mkdir(parents=True, exist_ok=True)
+    data = json.dumps({"model_id": model.model_id, "dimension": model.dimension}, indent=2)
+    fd, tmp = tempfile.mkstemp(dir=shard_dir, prefix=".model-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(data + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, shard_dir / MODEL_RECORD_NAME)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    # The rename itself is durable only once the directory entry is on disk.
+    dir_fd = os.open(shard_dir, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def check_same_model(recorded: CollectionModel, wanted: CollectionModel, where: str) -> None:
+    """Refuses to mix two models' vectors in one collection.
+
+    Args:
+        recorded: The model the collection was created for.
+        wanted: The caller's model.
+        where: The collection, named for the message.
+
+    Raises:
+        ModelMismatchError: The model id or the dimension differ.
+    """
+    if recorded != wanted:
+        raise ModelMismatchError(
+            f"{where} holds vectors of model {recorded.model_id!r} ({recorded.dimension}-d), "
+            f"but the caller uses {wanted.model_id!r} ({wanted.dimension}-d); "
+            "use another collection or index path, or re-ingest into a fresh one"
+        )
