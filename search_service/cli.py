@@ -210,7 +210,7 @@ def search_command(args: argparse.Namespace) -> int:
         print(json.dumps(_page_json(page), ensure_ascii=False, indent=2))
         return 0
     browsing = not args.query.strip() and args.image is None and args.similar is None
-    print(format_table(page.hits, args.offset or 0, "rating" if browsing else "score"))
+    print(format_table(page.hits, args.offset or 0, show_score=not browsing))
     return 0
 
 

@@ -176,7 +176,7 @@ async def _search_examples(
         say("Top rated Horror posters (filters alone, no description)")
         try:
             browse = await search.search("", SearchFilter(genres_any=("Horror",)), limit=3)
-            say(format_table(browse.hits, score_label="rating"))
+            say(format_table(browse.hits, show_score=False))
         except SearchError as exc:
             say(f"  (skipped: {exc})")
     finally:

@@ -38,17 +38,17 @@ def _pad(text: str, width: int, right: bool) -> str:
     return gap + text if right else text + gap
 
 
-def format_table(hits: Sequence[SearchHit], offset: int = 0, score_label: str = "score") -> str:
+def format_table(hits: Sequence[SearchHit], offset: int = 0, show_score: bool = True) -> str:
     """The hits as an aligned table, ranks counted from offset + 1.
 
     Args:
         hits: The results, best first.
         offset: How many results precede these (for the rank column).
-        score_label: Header of the score column ("rating" when browsing by rating).
+        show_score: False when browsing by rating, where the score is the rating again.
     """
     if not hits:
         return "(no posters match)"
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for rank, hit in enumerate(hits, start=offset + 1):
         p = hit.poster
         rows.append(
@@ -62,9 +62,12 @@ def format_table(hits: Sequence[SearchHit], offset: int = 0, score_label: str = 
                 _fit(p.poster, _MAX_WIDTH["poster"], keep_end=True),
             )
         )
-    headers = (_HEADERS[0], score_label, *_HEADERS[2:])
+    headers: tuple[str, ...] = _HEADERS
+    if not show_score:
+        headers = (headers[0], *headers[2:])
+        rows = [(row[0], *row[2:]) for row in rows]
     widths = [max(display_width(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
-    numeric = {0, 1, 3, 5}
+    numeric = {0, 1, 3, 5} if show_score else {0, 2, 4}
     lines = [
         "  ".join(_pad(cell, widths[i], i in numeric) for i, cell in enumerate(row)).rstrip()
         for row in [headers, *rows]

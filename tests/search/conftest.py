@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
-from search_fixtures import KeywordEncoder, Seeded, build_index, seeded_posters
+from search_fixtures import KeywordEncoder, Seeded, TinyCollection, build_index, seeded_posters
 
 from poster_index.edge import EdgePosterIndex
+from postersearch.domain import Poster
 
 
 @pytest.fixture(scope="module")
@@ -41,3 +44,32 @@ def ids() -> Callable[[object], list[str]]:
         return [hit.poster.movie_id for hit in page.hits]  # type: ignore[attr-defined]
 
     return get
+
+
+async def _ingest_synthetic(model_dir: Path, root: Path, count: int) -> TinyCollection:
+    from encoder_service.local import open_local_encoder
+    from encoder_service.settings import EncoderSettings
+    from ingest.readers import read_dataset
+    from ingest.synth import generate_synthetic
+    from ingest.worker import IngestOptions, run_ingest
+
+    manifest = await asyncio.to_thread(generate_synthetic, root / "synth", count, 3)
+    rows = [r for r in read_dataset(manifest) if isinstance(r, Poster)]
+    encoder = await open_local_encoder(EncoderSettings(model=str(model_dir), device="cpu"))
+    index = EdgePosterIndex(root / "index")
+    try:
+        summary = await run_ingest(rows, encoder, index, IngestOptions(progress_bar=False))
+        assert summary.ingested == count
+    finally:
+        index.close()
+        await encoder.close()
+    return TinyCollection(root / "index", str(model_dir), rows)
+
+
+@pytest.fixture(scope="session")
+def tiny_collection(
+    tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> TinyCollection:
+    """24 synthetic posters ingested with the tiny SigLIP into an Edge index (closed)."""
+    root = tmp_path_factory.mktemp("tiny-collection")
+    return asyncio.run(_ingest_synthetic(tiny_model_dir, root, 24))

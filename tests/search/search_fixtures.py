@@ -169,3 +169,12 @@ def build_index(
     index.ensure_collection(CollectionModel(MODEL_ID, DIM))
     index.upsert([PosterVector(p, vectors[p.movie_id].tolist()) for p in posters])
     return index
+
+
+@dataclass(frozen=True)
+class TinyCollection:
+    """Synthetic posters ingested with the tiny SigLIP: where, with which model, which posters."""
+
+    index_dir: Path
+    model_id: str
+    posters: list[Poster]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import pytest
@@ -166,7 +167,9 @@ BAD = [
 ]  # fmt: skip
 
 
-def _call(stub: search_pb2_grpc.SearchServiceStub, request: object) -> Callable[..., object]:
+def _call(
+    stub: search_pb2_grpc.SearchServiceStub, request: object
+) -> Callable[..., Awaitable[Any]]:
     if isinstance(request, search_pb2.SearchByImageRequest):
         return stub.SearchByImage
     if isinstance(request, search_pb2.SimilarPostersRequest):
