@@ -121,7 +121,8 @@ def create_app(
     app = FastAPI(
         title="Poster search",
         summary="Find movie posters described in words (Korean or English).",
-        docs_url="/api/docs",
+        # FastAPI's interactive docs load their scripts from a CDN; the schema is enough.
+        docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )

@@ -39,6 +39,9 @@ def test_page_and_health(client: TestClient) -> None:
     for asset in ("/static/app.js", "/static/style.css"):
         assert client.get(asset).status_code == 200
     assert client.get("/healthz").json() == {"status": "ok"}
+    paths = set(client.get("/api/openapi.json").json()["paths"])
+    assert {"/api/search", "/api/similar/{movie_id}", "/api/search-by-image"} <= paths
+    assert client.get("/api/docs").status_code == 404  # it would load scripts from a CDN
 
 
 def test_genres_are_counted_most_common_first(client: TestClient) -> None:

@@ -90,13 +90,20 @@ def page(browser: Any, base_url: str) -> Iterator[Any]:
     # Nothing leaves the machine: posters linked by URL simply fail to load.
     context.route(re.compile(r"^(?!http://127\.0\.0\.1:)"), lambda route: route.abort())
     errors: list[str] = []
+    elsewhere: list[str] = []
     opened = context.new_page()
     opened.on("pageerror", lambda exc: errors.append(str(exc)))
+    opened.on(
+        "request",
+        lambda req: None if req.url.startswith(base_url) else elsewhere.append(req.url),
+    )
     opened.goto(base_url)
     opened.get_by_role("button", name=re.compile(r"^Drama")).wait_for()
     yield opened
     context.close()
     assert not errors, f"script errors on the page: {errors}"
+    # No CDN, font or script from elsewhere: only posters the collection links by URL.
+    assert all(url.startswith("https://posters.example/") for url in elsewhere), elsewhere
 
 
 def card_titles(page: Any) -> list[str]:
