@@ -1,0 +1,98 @@
+"""``poster-search ingest`` as a user runs it: killed mid-run and resumed, errors and exits."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ingest.synth import generate_synthetic
+from poster_index.edge import EdgePosterIndex
+from postersearch.cli import main
+from postersearch.domain import CollectionModel
+
+COUNT = 120
+
+
+def _command(manifest: Path, model: Path, index: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "postersearch.cli", "ingest", str(manifest),
+        "--model", str(model), "--device", "cpu", "--index-path", str(index),
+        "--batch-size", "8", "--in-flight", "2", "--progress-every", "0", *extra,
+    ]  # fmt: skip
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_with_one_point_per_movie(tmp_path: Path, tiny_model_dir: Path) -> None:
+    manifest = generate_synthetic(tmp_path / "data", COUNT, seed=3)
+    index_dir = tmp_path / "index"
+    command = _command(manifest, tiny_model_dir, index_dir, "--json")
+    victim = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env()
+    )
+    assert victim.stderr is not None
+    ingested_at_kill = 0
+    for line in victim.stderr:
+        match = re.search(r"(\d+) ingested", line)
+        if match and int(match.group(1)) >= 24:
+            ingested_at_kill = int(match.group(1))
+            victim.send_signal(signal.SIGKILL)
+            break
+    victim.wait(timeout=60)
+    assert victim.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+
+    resumed = subprocess.run(command, capture_output=True, text=True, env=_env(), timeout=240)
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads(resumed.stdout.strip().splitlines()[-1])
+    # Only the remainder is encoded: whatever the killed run stored is found and kept.
+    assert summary["already_stored"] >= ingested_at_kill
+    assert summary["ingested"] == COUNT - summary["already_stored"]
+    assert summary["ingested"] > 0
+
+    index = EdgePosterIndex(index_dir)
+    try:
+        assert index.count() == COUNT
+        ids = {f"synth-{i:06d}" for i in range(COUNT)}
+        assert index.existing_ids(ids) == ids
+    finally:
+        index.close()
+
+
+def test_model_mismatch_exits_with_a_clear_error(
+    tmp_path: Path, tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = generate_synthetic(tmp_path / "data", 3, seed=1)
+    index = EdgePosterIndex(tmp_path / "index")
+    index.ensure_collection(CollectionModel("some-other-model", 768))
+    index.close()
+    argv = _command(manifest, tiny_model_dir, tmp_path / "index")[3:]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "some-other-model" in err
+
+
+def test_encoder_that_stays_down_exits_non_zero(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = generate_synthetic(tmp_path / "data", 3, seed=1)
+    argv = [
+        "ingest", str(manifest), "--encoder", "127.0.0.1:1", "--retries", "2",
+        "--index-path", str(tmp_path / "index"),
+    ]  # fmt: skip
+    assert main(argv) == 1
+    assert "encoder is unavailable" in capsys.readouterr().err
+
+
+def test_unknown_dataset_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ingest", str(tmp_path / "nothing"), "--index-path", str(tmp_path / "i")]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
