@@ -24,6 +24,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 COMPOSE_CPU = ROOT / "docker-compose.cpu.yml"
+COMPOSE_CLUSTER = ROOT / "docker-compose.cluster.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
 DOCKERIGNORE = ROOT / ".dockerignore"
@@ -163,7 +164,7 @@ def project_copy(tmp_path: Path) -> Path:
 
     The copy keeps a developer's own .env out of what the tests resolve.
     """
-    for path in (COMPOSE, COMPOSE_CPU, DOCKERFILE, ENV_EXAMPLE):
+    for path in (COMPOSE, COMPOSE_CPU, COMPOSE_CLUSTER, DOCKERFILE, ENV_EXAMPLE):
         shutil.copy(path, tmp_path / path.name)
     env = ENV_EXAMPLE.read_text(encoding="utf-8")
     env = re.sub(r"(?m)^QDRANT_API_KEY=.*$", f"QDRANT_API_KEY={TEST_QDRANT_KEY}", env)
@@ -225,6 +226,12 @@ def compose() -> dict[str, Any]:
 def compose_cpu() -> dict[str, Any]:
     """docker-compose.cpu.yml as written."""
     return load_yaml(COMPOSE_CPU)
+
+
+@pytest.fixture(scope="session")
+def compose_cluster() -> dict[str, Any]:
+    """docker-compose.cluster.yml as written."""
+    return load_yaml(COMPOSE_CLUSTER)
 
 
 @pytest.fixture(scope="session")

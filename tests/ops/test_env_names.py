@@ -25,6 +25,7 @@ SETTINGS_CLASSES = (
     ("poster_index.settings", "IndexSettings"),
 )
 PREFIXES = ("ENCODER_", "SEARCH_", "QDRANT_", "INGEST_")
+_COMPOSE_FILES = ("docker-compose.yml", "docker-compose.cpu.yml", "docker-compose.cluster.yml")
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?message}; $$ escapes a dollar.
 _REFERENCE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 
@@ -76,11 +77,15 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 
 
 def test_every_settings_variable_in_compose_is_a_field(
-    compose: dict[str, Any], compose_cpu: dict[str, Any], repo_root: Path
+    compose: dict[str, Any],
+    compose_cpu: dict[str, Any],
+    compose_cluster: dict[str, Any],
+    repo_root: Path,
 ) -> None:
     fields = _fields()
-    used = {key for data in (compose, compose_cpu) for _, key in _environment_keys(data)}
-    used |= {name for name, _, _ in _references(repo_root / "docker-compose.yml")}
+    files = (compose, compose_cpu, compose_cluster)
+    used = {key for data in files for _, key in _environment_keys(data)}
+    used |= {name for name, _, _ in _references(*(repo_root / f for f in _COMPOSE_FILES))}
     unknown = {name for name in used if _is_settings_variable(name) and name not in fields}
     assert not unknown, f"compose sets variables no settings class reads: {sorted(unknown)}"
 
@@ -127,7 +132,7 @@ def test_env_example_shows_each_default(
 def test_compose_references_are_documented_with_the_same_defaults(
     env_example: dict[str, Any], repo_root: Path
 ) -> None:
-    references = _references(repo_root / "docker-compose.yml", repo_root / "docker-compose.cpu.yml")
+    references = _references(*(repo_root / f for f in _COMPOSE_FILES))
     assert references
     for name, operator, default in references:
         assert name in env_example, f"${{{name}}} in compose is not in .env.example"
@@ -141,12 +146,7 @@ def test_compose_references_are_documented_with_the_same_defaults(
 def test_stack_variables_in_env_example_are_used_by_compose(
     env_example: dict[str, Any], repo_root: Path
 ) -> None:
-    referenced = {
-        name
-        for name, _, _ in _references(
-            repo_root / "docker-compose.yml", repo_root / "docker-compose.cpu.yml"
-        )
-    }
+    referenced = {name for name, _, _ in _references(*(repo_root / f for f in _COMPOSE_FILES))}
     for name in env_example:
         if not _is_settings_variable(name) and not name.startswith("POSTER_SEARCH_"):
             assert name in referenced, f"{name} in .env.example is used nowhere"
