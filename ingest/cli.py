@@ -47,7 +47,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     run = ingest.add_argument_group("run")
     run.add_argument("--batch-size", type=int, default=64, help="posters per encode and upsert")
     run.add_argument("--in-flight", type=int, default=4, help="batches processed at once")
-    run.add_argument("--shard", type=Shard.parse, help="i/N: only movies whose hash mod N is i")
+    run.add_argument("--shard", type=_shard, help="i/N: only movies whose hash mod N is i")
     run.add_argument("--report", type=Path, help="JSONL file of skipped rows and posters")
     run.add_argument(
         "--cache-dir",
@@ -84,6 +84,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument("--manifest-format", choices=("jsonl", "csv"), default="jsonl")
     synth.add_argument("--workers", type=int, help="rendering processes (default: CPU count)")
     synth.set_defaults(func=synth_command)
+
+
+def _shard(text: str) -> Shard:
+    try:
+        return Shard.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def synth_command(args: argparse.Namespace) -> int:
