@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tomllib
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -195,3 +197,53 @@ def test_build_context_holds_every_package_and_no_secrets(repo_root: Path) -> No
     }
     assert packages <= allowed, f"not in the image: {packages - allowed}"
     assert {"pyproject.toml", "README.md", "docker"} <= allowed
+
+
+def _build_context(repo_root: Path, into: Path) -> None:
+    """Copies what .dockerignore lets into the build context (it admits a list of paths)."""
+    lines = (repo_root / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    for entry in (line[1:].strip().rstrip("/") for line in lines if line.startswith("!")):
+        source = repo_root / entry
+        if source.is_dir():
+            shutil.copytree(
+                source, into / entry, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+            )
+        elif source.is_file():
+            shutil.copy(source, into / entry)
+
+
+def test_the_package_builds_from_the_build_context(repo_root: Path, tmp_path: Path) -> None:
+    # `pip install .` in the image sees only the build context: build the wheel from a copy
+    # of just that, and check that every package and its data made it in.
+    context = tmp_path / "context"
+    context.mkdir()
+    _build_context(repo_root, context)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(tmp_path / "dist"),
+            str(context),
+        ],
+        check=True,
+        capture_output=True,
+        cwd=tmp_path,
+    )
+    (wheel,) = (tmp_path / "dist").glob("poster_search-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    pyproject = tomllib.loads((repo_root / "pyproject.toml").read_text(encoding="utf-8"))
+    for pattern in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]:
+        for path in repo_root.glob(f"{pattern.rstrip('*')}/**/*"):
+            relative = path.relative_to(repo_root).as_posix()
+            if path.suffix in {".py", ".html", ".css", ".js"} and "__pycache__" not in relative:
+                assert relative in names, f"{relative} is missing from the image's package"
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    with zipfile.ZipFile(wheel) as archive:
+        assert "poster-search = postersearch.cli:main" in archive.read(entry_points).decode()
