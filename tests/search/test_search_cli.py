@@ -1,0 +1,135 @@
+"""The search command's table over an embedded index, its argument parsing, and the demo."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import re
+from pathlib import Path
+
+import pytest
+from search_fixtures import TinyCollection
+
+from postersearch.cli import main
+from postersearch.domain import Poster, SearchHit
+from search_service.cli import parse_years
+from search_service.demo import DemoOptions, run_demo
+from search_service.table import display_width, format_table
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["--log-level", "WARNING", *argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_search_prints_a_table_over_the_embedded_index(
+    tiny_collection: TinyCollection, capsys: pytest.CaptureFixture[str]
+) -> None:
+    index = str(tiny_collection.index_dir)
+    code, out, _ = _run(
+        capsys, "search", "dark red horror poster", "--index", index, "--limit", "4"
+    )
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert lines[0].split() == ["#", "score", "title", "year", "genres", "rating", "poster"]
+    assert set(lines[1]) <= {"-", " "}
+    assert [line.split()[0] for line in lines[2:]] == ["1", "2", "3", "4"]
+    titles = {p.title for p in tiny_collection.posters}
+    assert all(any(t in line for t in titles) for line in lines[2:])
+
+    code, paged, _ = _run(
+        capsys, "search", "dark red horror poster", "--index", index, "--limit", "2",
+        "--offset", "2",
+    )  # fmt: skip
+    assert code == 0
+    assert [line.split()[0] for line in paged.strip().splitlines()[2:]] == ["3", "4"]
+    assert paged.strip().splitlines()[2:][0].split()[1:] == lines[4].split()[1:]
+
+
+def test_search_with_filters_and_browsing(
+    tiny_collection: TinyCollection, capsys: pytest.CaptureFixture[str]
+) -> None:
+    index = str(tiny_collection.index_dir)
+    genre = tiny_collection.posters[0].genres[0]
+    code, out, _ = _run(capsys, "search", "--genre", genre, "--index", index, "--limit", "100")
+    assert code == 0
+    header, *rows = [line for i, line in enumerate(out.strip().splitlines()) if i != 1]
+    assert header.split()[:2] == ["#", "title"], "browsing by rating shows no score column"
+    expected = [p for p in tiny_collection.posters if genre in p.genres]
+    assert len(rows) == len(expected)
+
+
+def test_search_refuses_bad_input_readably(
+    tiny_collection: TinyCollection, capsys: pytest.CaptureFixture[str]
+) -> None:
+    index = str(tiny_collection.index_dir)
+    code, _, err = _run(capsys, "search", "x", "--genre", "Nope", "--index", index)
+    assert code == 2
+    assert "unknown genre 'Nope'; known genres:" in err
+    code, _, err = _run(capsys, "search", "x", "--year", "nineteen", "--index", index)
+    assert (code, "is not a year range") == (
+        2,
+        err.split(": ", 1)[1][11:31] and "is not a year range",
+    )
+    code, _, err = _run(capsys, "search", "--similar", "missing", "--index", index)
+    assert code == 2
+    assert "no movie with id 'missing'" in err
+
+
+def test_search_on_a_missing_collection_says_to_ingest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = _run(capsys, "search", "x", "--index", str(tmp_path))
+    assert code == 1
+    assert "ingest posters first" in err
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1980-1989", (1980, 1989)),
+        ("1980", (1980, 1980)),
+        ("1980-", (1980, None)),
+        ("-1989", (None, 1989)),
+        ("1990s", (1990, 1999)),
+    ],
+)
+def test_year_ranges(text: str, expected: tuple[int | None, int | None]) -> None:
+    assert parse_years(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "-", "80s", "1980-19", "soon"])
+def test_bad_year_ranges(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_years(text)
+
+
+def test_table_aligns_korean_titles() -> None:
+    hits = [
+        SearchHit(Poster("1", "기생충", ("Drama",), 2019, 8.5, "/p/1.jpg"), 0.5),
+        SearchHit(Poster("2", "Alien", ("Horror", "Sci-Fi"), 1979, None, "/p/2.jpg"), 0.25),
+    ]
+    lines = format_table(hits).splitlines()
+    widths = {display_width(line.split("  2019")[0]) for line in lines if "2019" in line}
+    year_columns = [
+        display_width(line[: line.index(y)])
+        for line, y in zip(lines[2:], ["2019", "1979"], strict=True)
+    ]
+    assert len(set(year_columns)) == 1
+    assert widths
+    assert format_table([]) == "(no posters match)"
+
+
+async def test_demo_runs_end_to_end_and_says_its_model_is_a_stand_in(tmp_path: Path) -> None:
+    out = io.StringIO()
+    code = await run_demo(DemoOptions(count=40, workdir=tmp_path / "demo", limit=3), out)
+    text = out.getvalue()
+    assert code == 0
+    assert "could not be loaded" in text
+    assert "NOT semantically meaningful" in text
+    assert "ingested 40" in text
+    assert "네온사인이 많은 사이버펑크 느낌" in text
+    assert len(re.findall(r"^#\s+score\s+title", text, re.MULTILINE)) == 5
+    assert "Posters similar to movie" in text
+    assert f"--index {tmp_path / 'demo' / 'index'}" in text
