@@ -203,6 +203,9 @@ def ingest_command(args: argparse.Namespace) -> int:
     except (IngestError, PosterIndexError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted; the same command resumes where this run stopped", file=sys.stderr)
+        return 130
     if args.json:
         print(json.dumps(summary.as_dict()))
     else:

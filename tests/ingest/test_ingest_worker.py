@@ -193,3 +193,21 @@ async def test_rejected_rows_without_index_writes(
     assert (summary.read, summary.ingested, summary.skipped["bad_metadata"]) == (2, 0, 2)
     assert hash_encoder.calls == 0
     assert edge_index.count() == 0
+
+
+@pytest.mark.filterwarnings("ignore:Payload indexes have no effect")
+async def test_server_backend_through_qdrant_client(
+    tmp_path: Path, hash_encoder: HashEncoder
+) -> None:
+    from qdrant_client import QdrantClient
+
+    from poster_index.server import ServerPosterIndex
+
+    index = ServerPosterIndex(QdrantClient(location=":memory:"))
+    rows = list(read_dataset(_dataset(tmp_path, good=12)))
+    first = await run_ingest(rows, hash_encoder, index, _options(tmp_path))
+    again = await run_ingest(rows, hash_encoder, index, _options(tmp_path))
+    assert (first.ingested, again.ingested, again.already_stored) == (12, 0, 12)
+    assert index.count() == 12
+    assert hash_encoder.encoded == 12
+    index.close()
