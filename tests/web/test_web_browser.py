@@ -169,6 +169,16 @@ def test_genre_chip_and_filters_narrow_the_grid(page: Any) -> None:
     assert card_titles(page) == ["Crimson Hour"]
 
 
+def test_filters_alone_browse_best_rated_first(page: Any) -> None:
+    page.get_by_role("button", name=re.compile(r"^Horror")).click()
+    page.locator("#status").filter(has_text="best rated first").wait_for()
+    assert card_titles(page) == ["Crimson Hour", "Red Room", "Violet Static"]  # 7.1, 5.9, 5.4
+    assert page.locator("#results .score").all_text_contents() == ["", "", ""]
+    page.get_by_role("button", name="Clear filters").click()
+    page.get_by_role("heading", name="Find a movie by its poster").wait_for()
+    assert page.locator("#results .card").count() == 0
+
+
 def test_bad_year_range_shows_a_readable_message(page: Any) -> None:
     search_for(page, "blue")
     page.get_by_label("Year from").fill("2010")
@@ -185,14 +195,23 @@ def test_bad_year_range_shows_a_readable_message(page: Any) -> None:
 
 def test_more_like_this_runs_the_similar_search(page: Any) -> None:
     search_for(page, "red")
+    # With the keyboard alone: focus the card, Tab to its button, press Enter.
     card = page.locator("#results .card").filter(has_text="Red Room")
-    card.hover()
-    card.get_by_role("button", name="More like Red Room (2011)").click()
+    card.focus()
+    page.keyboard.press("Tab")
+    button = card.get_by_role("button", name="More like Red Room (2011)")
+    assert button.evaluate("el => el === document.activeElement")
+    page.keyboard.press("Enter")
     page.locator("#context").filter(has_text="More like Red Room (2011)").wait_for()
     page.locator("#status").filter(has_text="look like Red Room").wait_for()
     titles = card_titles(page)
     assert "Red Room" not in titles
     assert set(titles[:2]) == {"Crimson Hour", "Scarlet Line"}
+    page.wait_for_function("() => document.activeElement.id === 'results'")
+
+    page.get_by_role("button", name="Back to text search").click()
+    page.locator("#status").filter(has_text="for “red”").wait_for()
+    assert page.locator("#context").is_hidden()
 
 
 def test_search_by_image_with_the_file_picker_and_by_dropping(

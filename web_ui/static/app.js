@@ -179,7 +179,9 @@
     node.querySelector(".rating").textContent =
       poster.rating != null ? `★ ${Number(poster.rating).toFixed(1)}` : "";
     node.querySelector(".genres-line").textContent = (poster.genres || []).join(" · ");
-    node.querySelector(".score").textContent = `score ${Number(hit.score).toFixed(3)}`;
+    // Browsing by filter alone scores by rating, which the line above already shows.
+    const browsing = mode.kind === "text" && !mode.query;
+    node.querySelector(".score").textContent = browsing ? "" : `score ${Number(hit.score).toFixed(3)}`;
     node.querySelector(".placeholder").textContent = label;
 
     if (poster.image_url) {
@@ -191,13 +193,15 @@
     }
     const similar = node.querySelector(".similar");
     similar.setAttribute("aria-label", `More like ${label}`);
-    similar.addEventListener("click", () => {
-      startSearch({ kind: "similar", movieId: poster.movie_id, title: label });
+    similar.addEventListener("click", async () => {
+      await startSearch({ kind: "similar", movieId: poster.movie_id, title: label });
+      // The button pressed is gone with the old grid: keep keyboard users at the results.
+      results.focus();
     });
     return node;
   }
 
-  function startSearch(next) {
+  async function startSearch(next) {
     mode = next;
     offset = 0;
     if (next.kind !== "image" && imageUrl) {
@@ -208,7 +212,7 @@
     else if (next.kind === "image") setContext(`Posters that look like ${next.file.name || "your image"}`, imageUrl);
     else setContext(null, null);
     syncAddress();
-    run(false);
+    await run(false);
   }
 
   function searchText() {
@@ -332,7 +336,12 @@
     clearError();
     filtersChanged();
   });
-  moreButton.addEventListener("click", () => run(true));
+  moreButton.addEventListener("click", async () => {
+    const before = results.children.length;
+    await run(true);
+    // Move on to the first new poster rather than leaving focus at the bottom.
+    results.children[before]?.querySelector(".card")?.focus();
+  });
 
   // Restore a search from the address (a bookmark or a shared link).
   const initial = new URLSearchParams(location.search);
