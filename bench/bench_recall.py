@@ -249,6 +249,14 @@ def run_sweep(index: EdgePosterIndex, data: Dataset, queries: np.ndarray) -> Non
     )
 
 
+def _arg_type(field: dataclasses.Field) -> Callable[[str], object]:
+    if field.name in ("acorn_max_selectivity", "oversampling"):
+        return float
+    if field.name == "int8":
+        return lambda text: text.lower() in ("1", "true", "yes")
+    return int
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=80_000, help="posters in the collection")
@@ -263,7 +271,7 @@ def main() -> None:
     for field in dataclasses.fields(IndexTuning):
         parser.add_argument(
             f"--{field.name.replace('_', '-')}",
-            type=float if "selectivity" in field.name else int,
+            type=_arg_type(field),
             default=getattr(DEFAULT_TUNING, field.name),
             help=f"override IndexTuning.{field.name}",
         )

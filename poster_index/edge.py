@@ -110,7 +110,17 @@ class EdgePosterIndex:
                 full_scan_threshold=t.full_scan_threshold_kb(model.dimension),
                 payload_m=t.payload_m,
             ),
-            optimizers=edge.EdgeOptimizersConfig(indexing_threshold=t.indexing_threshold_kb),
+            optimizers=edge.EdgeOptimizersConfig(
+                indexing_threshold=t.indexing_threshold_kb,
+                default_segment_number=t.segments,
+            ),
+            quantization_config=(
+                edge.ScalarQuantizationConfig(
+                    type=edge.ScalarType.Int8, quantile=0.99, memory=edge.Memory.Pinned
+                )
+                if t.int8
+                else None
+            ),
         )
         try:
             shard = edge.EdgeShard.create(str(self._dir), config)
@@ -233,7 +243,14 @@ class EdgePosterIndex:
         acorn = None
         if t.acorn_max_selectivity is not None and not flt.is_empty:
             acorn = edge.AcornSearchParams(enable=True, max_selectivity=t.acorn_max_selectivity)
-        return edge.SearchParams(hnsw_ef=t.ef_for(limit, offset), acorn=acorn)
+        quantization = (
+            edge.QuantizationSearchParams(rescore=True, oversampling=t.oversampling)
+            if t.int8
+            else None
+        )
+        return edge.SearchParams(
+            hnsw_ef=t.ef_for(limit, offset), acorn=acorn, quantization=quantization
+        )
 
     def search(
         self,

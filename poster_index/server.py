@@ -145,7 +145,17 @@ class ServerPosterIndex:
                     payload_m=t.payload_m,
                 ),
                 optimizers_config=models.OptimizersConfigDiff(
-                    indexing_threshold=t.indexing_threshold_kb
+                    indexing_threshold=t.indexing_threshold_kb,
+                    default_segment_number=t.segments,
+                ),
+                quantization_config=(
+                    models.ScalarQuantization(
+                        scalar=models.ScalarQuantizationConfig(
+                            type=models.ScalarType.INT8, quantile=0.99, always_ram=True
+                        )
+                    )
+                    if t.int8
+                    else None
                 ),
                 metadata={_META_MODEL_ID: model.model_id, _META_DIMENSION: model.dimension},
             )
@@ -207,7 +217,14 @@ class ServerPosterIndex:
         acorn = None
         if t.acorn_max_selectivity is not None and not flt.is_empty:
             acorn = models.AcornSearchParams(enable=True, max_selectivity=t.acorn_max_selectivity)
-        return models.SearchParams(hnsw_ef=t.ef_for(limit, offset), acorn=acorn)
+        quantization = (
+            models.QuantizationSearchParams(rescore=True, oversampling=t.oversampling)
+            if t.int8
+            else None
+        )
+        return models.SearchParams(
+            hnsw_ef=t.ef_for(limit, offset), acorn=acorn, quantization=quantization
+        )
 
     @_mapped_errors
     def search(

@@ -28,6 +28,12 @@ class IndexTuning:
             ACORN (two-hop graph exploration); None disables ACORN.
         indexing_threshold_kb: Segments with less vector data than this stay un-indexed and
             are searched exactly.
+        segments: Target number of segments after optimization (0: Qdrant's default, one per
+            CPU). Each segment is a separate graph searched with the full ef.
+        int8: Keep an int8 scalar-quantized copy of the vectors in RAM and search on it,
+            rescoring the candidates with the original vectors.
+        oversampling: Candidates fetched per result from the quantized search before
+            rescoring.
     """
 
     m: int = 16
@@ -37,6 +43,9 @@ class IndexTuning:
     hnsw_ef: int = 128
     acorn_max_selectivity: float | None = None
     indexing_threshold_kb: int = 10_000
+    segments: int = 0
+    int8: bool = False
+    oversampling: float = 2.0
 
     def full_scan_threshold_kb(self, dimension: int) -> int:
         """full_scan_points converted to Qdrant's unit for vectors of this dimension."""

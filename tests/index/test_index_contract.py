@@ -12,6 +12,13 @@ from poster_index.base import ModelMismatchError, PosterIndex
 from postersearch.domain import CollectionModel, Poster, PosterVector, SearchFilter
 
 
+# qdrant-client's local mode says, rightly, that it ignores payload indexes and HNSW settings.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Payload indexes have no effect"),
+    pytest.mark.filterwarnings("ignore:Local mode performs exact"),
+]
+
+
 def ids(hits: list) -> list[str]:
     return [h.poster.movie_id for h in hits]
 

@@ -1,0 +1,173 @@
+"""What only the embedded backend has: a shard on disk, its durability, HNSW and threads."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from index_samples import DIM, MODEL, unit_vector
+
+from poster_index.base import IndexUnavailableError, ModelMismatchError
+from poster_index.edge import EdgePosterIndex
+from poster_index.model_record import MODEL_RECORD_NAME
+from poster_index.tuning import IndexTuning
+from postersearch.domain import Poster, PosterVector, SearchFilter
+
+
+def test_reopens_from_disk_after_close(tmp_path: Path, make_poster: Callable[..., Poster]) -> None:
+    index = EdgePosterIndex(tmp_path)
+    index.ensure_collection(MODEL)
+    index.upsert([PosterVector(make_poster(movie_id="m1", genres=("War",)), unit_vector(1))])
+    index.close()
+
+    reopened = EdgePosterIndex(tmp_path)
+    try:
+        assert reopened.collection_model() == MODEL
+        assert reopened.count() == 1
+        assert reopened.genre_counts() == {"War": 1}
+        assert reopened.get_vector("m1") == pytest.approx(unit_vector(1), abs=1e-5)
+    finally:
+        reopened.close()
+
+
+def test_reads_without_collection_say_so(tmp_path: Path) -> None:
+    index = EdgePosterIndex(tmp_path)
+    with pytest.raises(IndexUnavailableError, match="ingest posters first"):
+        index.count()
+
+
+def test_second_open_of_a_live_shard_is_refused(tmp_path: Path) -> None:
+    index = EdgePosterIndex(tmp_path)
+    index.ensure_collection(MODEL)
+    try:
+        with pytest.raises(IndexUnavailableError, match="another process"):
+            EdgePosterIndex(tmp_path)
+    finally:
+        index.close()
+    with pytest.raises(IndexUnavailableError, match="closed"):
+        index.count()
+
+
+def test_wrong_vector_size_is_refused(tmp_path: Path, make_poster: Callable[..., Poster]) -> None:
+    index = EdgePosterIndex(tmp_path)
+    index.ensure_collection(MODEL)
+    try:
+        with pytest.raises(ModelMismatchError, match="3-d vector"):
+            index.upsert([PosterVector(make_poster(), [1.0, 0.0, 0.0])])
+    finally:
+        index.close()
+
+
+def test_model_record_is_beside_the_shard(tmp_path: Path) -> None:
+    index = EdgePosterIndex(tmp_path, collection="other")
+    index.ensure_collection(MODEL)
+    index.close()
+    record = tmp_path / "other" / MODEL_RECORD_NAME
+    assert MODEL.model_id in record.read_text()
+    assert not list(record.parent.glob(".model-*"))  # no temporary file left behind
+
+
+_KILLED_WRITER = textwrap.dedent(
+    """
+    import os, signal, sys
+    from poster_index.edge import EdgePosterIndex
+    from postersearch.domain import CollectionModel, Poster, PosterVector
+
+    index = EdgePosterIndex(sys.argv[1])
+    index.ensure_collection(CollectionModel("test/tiny-siglip", 8))
+    for batch in range(3):
+        index.upsert([
+            PosterVector(Poster(f"{batch}-{i}", "t", ("Drama",)), [1.0] + [0.1 * i] * 7)
+            for i in range(50)
+        ])
+    print("written", flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # no close, no optimize, no atexit
+    """
+)
+
+
+def test_survives_kill_9_after_upsert(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _KILLED_WRITER, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert "written" in done.stdout
+    index = EdgePosterIndex(tmp_path)
+    try:
+        assert index.count() == 150
+        assert index.existing_ids(["0-0", "2-49", "3-0"]) == {"0-0", "2-49"}
+    finally:
+        index.close()
+
+
+def test_hnsw_search_agrees_with_exact(tmp_path: Path, make_poster: Callable[..., Poster]) -> None:
+    """With an HNSW graph built (tiny thresholds), filtered search still finds the exact top."""
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(600, DIM))
+    genres = [("Drama",) if i % 3 else ("Horror", "Drama") for i in range(600)]
+    tuning = IndexTuning(indexing_threshold_kb=1, full_scan_points=50)
+    index = EdgePosterIndex(tmp_path, tuning=tuning)
+    index.ensure_collection(MODEL)
+    index.upsert(
+        [
+            PosterVector(make_poster(movie_id=str(i), genres=genres[i]), vectors[i].tolist())
+            for i in range(600)
+        ]
+    )
+    assert index.optimize()
+    normed = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    horror = np.array([i % 3 == 0 for i in range(600)])
+    try:
+        for q in rng.normal(size=(5, DIM)):
+            scores = np.where(horror, normed @ q, -np.inf)
+            expected = [str(i) for i in np.argsort(-scores)[:10]]
+            hits = index.search(q.tolist(), SearchFilter(genres_any=("Horror",)), limit=10)
+            assert [h.poster.movie_id for h in hits] == expected
+    finally:
+        index.close()
+
+
+def test_reads_from_threads_while_writing(
+    tmp_path: Path, make_poster: Callable[..., Poster]
+) -> None:
+    index = EdgePosterIndex(tmp_path)
+    index.ensure_collection(MODEL)
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            for _ in range(30):
+                index.search(unit_vector(1), SearchFilter(genres_any=("Drama",)), limit=5)
+                index.count()
+        except BaseException as exc:
+            errors.append(exc)
+
+    readers = [threading.Thread(target=read) for _ in range(4)]
+    for t in readers:
+        t.start()
+    for batch in range(10):
+        index.upsert(
+            [
+                PosterVector(make_poster(movie_id=f"{batch}-{i}"), unit_vector(1 + i % DIM))
+                for i in range(20)
+            ]
+        )
+    for t in readers:
+        t.join()
+    try:
+        assert not errors
+        assert index.count() == 200
+    finally:
+        index.close()

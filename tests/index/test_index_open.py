@@ -1,0 +1,91 @@
+"""Choosing and reaching a backend: settings from the environment, the factory, a server down."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from index_samples import MODEL
+from qdrant_client import QdrantClient
+
+from poster_index.base import IndexUnavailableError
+from poster_index.edge import EdgePosterIndex
+from poster_index.factory import open_index
+from poster_index.payload import point_id
+from poster_index.server import ServerPosterIndex
+from poster_index.settings import IndexSettings
+
+
+# qdrant-client's local mode says, rightly, that it ignores payload indexes and HNSW settings.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Payload indexes have no effect"),
+    pytest.mark.filterwarnings("ignore:Local mode performs exact"),
+]
+
+
+def test_settings_come_from_qdrant_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert IndexSettings().backend == "edge"
+    monkeypatch.setenv("QDRANT_BACKEND", "server")
+    monkeypatch.setenv("QDRANT_URL", "http://qdrant:6333")
+    monkeypatch.setenv("QDRANT_COLLECTION", "posters_v2")
+    monkeypatch.setenv("QDRANT_PREFER_GRPC", "false")
+    settings = IndexSettings()
+    assert (settings.backend, settings.url, settings.collection, settings.prefer_grpc) == (
+        "server",
+        "http://qdrant:6333",
+        "posters_v2",
+        False,
+    )
+
+
+def test_factory_opens_edge_under_path(tmp_path: Path) -> None:
+    index = open_index(IndexSettings(backend="edge", path=str(tmp_path), collection="c1"))
+    try:
+        assert isinstance(index, EdgePosterIndex)
+        index.ensure_collection(MODEL)
+        assert (tmp_path / "c1").is_dir()
+    finally:
+        index.close()
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.filterwarnings("ignore:Failed to obtain server version")
+@pytest.mark.parametrize("prefer_grpc", [True, False], ids=["grpc", "http"])
+def test_server_down_is_unavailable(prefer_grpc: bool) -> None:
+    port = _closed_port()
+    settings = IndexSettings(
+        backend="server",
+        url=f"http://127.0.0.1:{port}",
+        grpc_port=port,
+        prefer_grpc=prefer_grpc,
+        timeout_s=2,
+    )
+    index = open_index(settings)
+    assert isinstance(index, ServerPosterIndex)
+    with pytest.raises(IndexUnavailableError):
+        index.ensure_collection(MODEL)
+    with pytest.raises(IndexUnavailableError):
+        index.count()
+    index.close()
+
+
+def test_server_records_model_as_collection_metadata() -> None:
+    client = QdrantClient(location=":memory:")
+    ServerPosterIndex(client, collection="meta").ensure_collection(MODEL)
+    metadata = client.get_collection("meta").config.metadata or {}
+    assert (metadata["poster_search_model_id"], metadata["poster_search_dimension"]) == (
+        MODEL.model_id,
+        MODEL.dimension,
+    )
+    client.close()
+
+
+def test_point_ids_are_stable_uuids() -> None:
+    assert point_id("862") == point_id("862") != point_id("863")
+    assert len(point_id("862")) == 36
