@@ -12,7 +12,7 @@ from ingest_doubles import HashEncoder, write_posters
 from ingest.readers import RejectedRow, read_dataset
 from ingest.retry import DependencyDownError, RetryPolicy
 from ingest.worker import IngestOptions, Shard, run_ingest, shard_of
-from poster_index.base import ModelMismatchError
+from poster_index.base import IndexUnavailableError, ModelMismatchError
 from poster_index.edge import EdgePosterIndex
 from postersearch.domain import CollectionModel, Poster
 
@@ -98,7 +98,9 @@ async def test_ingest_skips_and_reports_then_reruns_idempotently(
     poster = next(r for r in rows if isinstance(r, Poster) and r.movie_id == "m7")
     assert edge_index.get_poster("m7") == poster
     expected = hash_encoder._vector(Path(poster.poster).read_bytes())  # noqa: ASYNC240
-    np.testing.assert_allclose(edge_index.get_vector("m7"), expected, rtol=1e-5)
+    stored = edge_index.get_vector("m7")
+    assert stored is not None
+    np.testing.assert_allclose(stored, expected, rtol=1e-5)
 
     encoded = hash_encoder.encoded
     again = await run_ingest(rows, hash_encoder, edge_index, _options(tmp_path))
@@ -211,3 +213,52 @@ async def test_server_backend_through_qdrant_client(
     assert index.count() == 12
     assert hash_encoder.encoded == 12
     index.close()
+
+
+class FlakyIndex:
+    """The real Edge index behind a connection that drops the first few calls."""
+
+    def __init__(self, inner: EdgePosterIndex, failures: int) -> None:
+        self.inner = inner
+        self.failures = failures
+
+    def __getattr__(self, name: str) -> object:
+        attr = getattr(self.inner, name)
+        if name not in {"existing_ids", "upsert"}:
+            return attr
+
+        def call(*args: object) -> object:
+            if self.failures > 0:
+                self.failures -= 1
+                raise IndexUnavailableError("connection reset")
+            return attr(*args)
+
+        return call
+
+
+async def test_brief_index_outage_is_retried(
+    tmp_path: Path, hash_encoder: HashEncoder, edge_index: EdgePosterIndex
+) -> None:
+    flaky = FlakyIndex(edge_index, failures=2)
+    rows = list(read_dataset(_dataset(tmp_path)))
+    summary = await run_ingest(rows, hash_encoder, flaky, _options(tmp_path))  # type: ignore[arg-type]
+    assert summary.ingested == 30 and flaky.failures == 0
+    assert edge_index.count() == 30
+
+
+async def test_unreachable_qdrant_server_stops_the_run(
+    tmp_path: Path, hash_encoder: HashEncoder
+) -> None:
+    from qdrant_client import QdrantClient
+
+    from poster_index.server import ServerPosterIndex
+
+    client = QdrantClient(
+        url="http://127.0.0.1:1", prefer_grpc=False, timeout=1, check_compatibility=False
+    )
+    index = ServerPosterIndex(client)
+    rows = list(read_dataset(_dataset(tmp_path, good=3)))
+    with pytest.raises(DependencyDownError, match="index is unavailable") as caught:
+        await run_ingest(rows, hash_encoder, index, _options(tmp_path))
+    assert caught.value.dependency == "index"
+    assert hash_encoder.calls == 0
