@@ -21,7 +21,12 @@ from postersearch.domain import SearchFilter
 from postersearch.encoding import Encoder
 from search_service.core import PosterSearch
 from search_service.errors import SearchError
-from search_service.models import ModelChoice, choose_demo_model, stand_in_model, stand_in_notice
+from search_service.models import (
+    ModelChoice,
+    hub_unavailable_reason,
+    stand_in_model,
+    stand_in_notice,
+)
 from search_service.settings import SearchSettings
 from search_service.table import format_table
 
@@ -77,8 +82,15 @@ async def _load_encoder(options: DemoOptions, say: _Printer) -> tuple[Encoder, M
     from encoder_service.settings import EncoderSettings
 
     stand_in_dir = options.workdir / "random-siglip"
-    choice = await asyncio.to_thread(choose_demo_model, options.model, stand_in_dir)
-    say(choice.note)
+    reason = await asyncio.to_thread(hub_unavailable_reason, options.model)
+    if reason is None:
+        choice = ModelChoice(options.model, True)
+        say(f"       loading {options.model}")
+    else:
+        # Said before the stand-in is built, so the notice leads whatever building prints.
+        say(stand_in_notice(options.model, reason))
+        folder = (await asyncio.to_thread(stand_in_model, stand_in_dir)).resolve()
+        choice = ModelChoice(str(folder), False)
 
     def settings(model: str) -> EncoderSettings:
         base = EncoderSettings(model=model)
@@ -89,9 +101,9 @@ async def _load_encoder(options: DemoOptions, say: _Printer) -> tuple[Encoder, M
     except Exception as exc:
         if not choice.real:
             raise
+        say(stand_in_notice(options.model, str(exc)))
         folder = (await asyncio.to_thread(stand_in_model, stand_in_dir)).resolve()
-        choice = ModelChoice(str(folder), False, stand_in_notice(options.model, str(exc)))
-        say(choice.note)
+        choice = ModelChoice(str(folder), False)
         encoder = await open_local_encoder(settings(choice.model))
     return encoder, choice
 

@@ -24,12 +24,10 @@ class ModelChoice:
     Attributes:
         model: Hub id or local folder to load.
         real: False for the random stand-in.
-        note: Why this model was chosen, for the person running the demo.
     """
 
     model: str
     real: bool
-    note: str
 
 
 def stand_in_notice(model: str, reason: str) -> str:
@@ -73,12 +71,3 @@ def stand_in_model(folder: Path) -> Path:
     if (folder / "config.json").is_file():
         return folder
     return build_random_siglip(folder, TINY)
-
-
-def choose_demo_model(model: str, stand_in_folder: Path) -> ModelChoice:
-    """The real model when it can be loaded, else the random stand-in with a notice."""
-    reason = hub_unavailable_reason(model)
-    if reason is None:
-        return ModelChoice(model, True, f"model: {model}")
-    folder = stand_in_model(stand_in_folder).resolve()
-    return ModelChoice(str(folder), False, stand_in_notice(model, reason))
