@@ -117,21 +117,34 @@ def parse_dockerfile(path: Path = DOCKERFILE) -> list[Instruction]:
     return instructions
 
 
+# !reset/!override tags and optional env files need Compose 2.24 or newer.
+MIN_COMPOSE = (2, 24)
+
+
+def _compose_version(command: list[str]) -> tuple[int, ...] | None:
+    try:
+        probe = subprocess.run(
+            [*command, "version", "--short"], capture_output=True, text=True, check=False
+        )
+    except OSError:
+        return None
+    match = re.match(r"v?(\d+)\.(\d+)", probe.stdout.strip())
+    return tuple(int(x) for x in match.groups()) if probe.returncode == 0 and match else None
+
+
 def compose_command() -> list[str] | None:
-    """How to run Docker Compose here: the docker-compose binary, the docker plugin, or None."""
-    for candidate in (
-        shutil.which("docker-compose"),
-        Path(sys.executable).with_name("docker-compose"),
-    ):
-        if candidate and Path(candidate).is_file():
-            return [str(candidate)]
+    """A Compose new enough for these files: the dev extras' binary, docker's plugin, or any."""
+    candidates = [[str(Path(sys.executable).with_name("docker-compose"))]]
     docker = shutil.which("docker")
     if docker:
-        probe = subprocess.run(
-            [docker, "compose", "version"], capture_output=True, text=True, check=False
-        )
-        if probe.returncode == 0:
-            return [docker, "compose"]
+        candidates.append([docker, "compose"])
+    on_path = shutil.which("docker-compose")
+    if on_path:
+        candidates.append([on_path])
+    for command in candidates:
+        found = _compose_version(command)
+        if found is not None and found >= MIN_COMPOSE:
+            return command
     return None
 
 
@@ -154,7 +167,9 @@ def compose_bin() -> list[str]:
     """The Compose command; the test is skipped where none is installed."""
     command = compose_command()
     if command is None:
-        pytest.skip("Docker Compose is not installed (pip install -e '.[dev]' brings it)")
+        pytest.skip(
+            "Docker Compose 2.24 or newer is not installed (pip install -e '.[dev]' brings it)"
+        )
     return command
 
 
