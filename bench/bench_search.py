@@ -1,0 +1,260 @@
+"""Search latency and throughput: gRPC Search end to end against the in-process baseline.
+
+Builds an Edge collection of COUNT posters with realistic payloads (genres, years, ratings,
+titles, paths) and random unit vectors inserted directly (no images), then answers text
+queries with the in-process encoder (the tiny-768 random SigLIP by default: real 768-d
+vectors, tiny towers) and measures, in the same run:
+
+- in-process: ``PosterSearch.search`` called directly (the baseline: no gRPC);
+- gRPC: ``SearchService/Search`` through a real server on localhost, called by a client in
+  a separate process over a real channel;
+
+each at 1 and at 16 concurrent clients. Every request has its own text (so the query
+cache never answers), and requests cycle through no filter, a genre, a year range, a
+minimum rating and all of them together. Errors are counted and printed.
+
+    python bench/bench_search.py                       # 20k posters, tiny-768 model, CPU
+    python bench/bench_search.py --count 80000 --requests 800
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import statistics
+import tempfile
+import time
+import zlib
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import grpc
+import numpy as np
+
+from encoder_service.local import open_local_encoder
+from encoder_service.settings import EncoderSettings
+from poster_index.edge import EdgePosterIndex
+from postersearch.domain import CollectionModel, Poster, PosterVector, SearchFilter
+from postersearch.random_siglip import SHAPES, build_random_siglip
+from postersearch.v1 import search_pb2, search_pb2_grpc
+from search_service.core import PosterSearch
+from search_service.mapping import filter_to_pb
+from search_service.server import create_server
+from search_service.settings import SearchSettings
+
+OUT = Path(__file__).resolve().parent / "out"
+GENRES = ["Drama", "Comedy", "Thriller", "Romance", "Action", "Horror", "Crime", "Documentary",
+          "Adventure", "Science Fiction", "Family", "Mystery", "Fantasy"]  # fmt: skip
+WEIGHTS = np.array([20, 13, 7.6, 6.7, 6.6, 4.7, 4.3, 3.9, 3.5, 3.0, 2.8, 2.5, 2.3])
+FILTERS = [
+    SearchFilter(),
+    SearchFilter(genres_any=("Horror",)),
+    SearchFilter(year_from=1980, year_to=1999),
+    SearchFilter(min_rating=7.0),
+    SearchFilter(genres_any=("Comedy", "Family"), year_from=1990, min_rating=6.0),
+]
+WORDS = ["dark", "red", "neon", "city", "face", "rain", "space", "forest", "family", "war",
+         "night", "ocean", "smile", "ghost", "car", "desert",
+         "네온사인", "공포", "우주", "바다"]  # fmt: skip
+
+
+def model_path(name: str) -> str:
+    """A folder for a random SigLIP shape name (built once), else name as given."""
+    if name not in SHAPES:
+        return name
+    folder = OUT / "models" / name
+    if not (folder / "config.json").is_file():
+        build_random_siglip(folder, SHAPES[name])
+    return str(folder)
+
+
+def texts(tag: str, n: int) -> list[str]:
+    """n distinct query texts, different for every tag, so no run hits another's cache."""
+    rng = np.random.default_rng(zlib.crc32(tag.encode()))
+    return [f"{' '.join(rng.choice(WORDS, 4))} poster {tag}-{i}" for i in range(n)]
+
+
+def build_collection(path: Path, count: int, model: CollectionModel) -> EdgePosterIndex:
+    """COUNT posters with random unit vectors and MovieLens/TMDB-like payloads."""
+    rng = np.random.default_rng(0)
+    index = EdgePosterIndex(path)
+    index.ensure_collection(model)
+    probs = WEIGHTS / WEIGHTS.sum()
+    for start in range(0, count, 2000):
+        n = min(2000, count - start)
+        vectors = rng.normal(size=(n, model.dimension)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        items = []
+        for i in range(n):
+            k = int(rng.integers(1, 4))
+            genres = tuple(str(g) for g in rng.choice(GENRES, size=k, replace=False, p=probs))
+            movie_id = str(start + i)
+            poster = Poster(
+                movie_id=movie_id,
+                title=f"Movie {movie_id}",
+                genres=genres,
+                year=int(np.clip(rng.normal(1995, 18), 1920, 2025)),
+                rating=round(float(np.clip(rng.normal(6.3, 1.2), 0, 10)), 1),
+                poster=f"/data/posters/{int(movie_id) // 1000:03d}/{movie_id}.jpg",
+            )
+            items.append(PosterVector(poster, vectors[i].tolist()))
+        index.upsert(items)
+    return index
+
+
+def summarise(name: str, clients: int, runs: list[tuple[list[float], int, float]]) -> dict:
+    """Latency percentiles over every round, throughput as requests over summed wall time."""
+    latencies = sorted(x for run in runs for x in run[0])
+    errors = sum(run[1] for run in runs)
+    wall = sum(run[2] for run in runs)
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else 0.0
+    return {
+        "mode": name,
+        "clients": clients,
+        "requests": len(latencies) + errors,
+        "errors": errors,
+        "p50_ms": statistics.median(latencies) * 1000 if latencies else float("nan"),
+        "p99_ms": p99 * 1000,
+        "rps": len(latencies) / wall if wall > 0 else 0.0,
+    }
+
+
+async def run_in_process(
+    search: PosterSearch, clients: int, queries: list[str]
+) -> tuple[list[float], int, float]:
+    """clients concurrent callers of PosterSearch.search sharing queries."""
+    latencies: list[float] = []
+    errors = 0
+    pending = iter(enumerate(queries))
+
+    async def client() -> None:
+        nonlocal errors
+        for i, text in pending:
+            started = time.perf_counter()
+            try:
+                await search.search(text, FILTERS[i % len(FILTERS)], limit=10)
+            except Exception:
+                errors += 1
+                continue
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return latencies, errors, time.perf_counter() - started
+
+
+def grpc_client_process(
+    target: str, clients: int, queries: list[str]
+) -> tuple[list[float], int, float]:
+    """Runs in its own process: clients concurrent callers over one channel."""
+
+    async def call_all() -> tuple[list[float], int, float]:
+        latencies: list[float] = []
+        errors = 0
+        pending = iter(enumerate(queries))
+        async with grpc.aio.insecure_channel(target) as channel:
+            stub = search_pb2_grpc.SearchServiceStub(channel)
+            await channel.channel_ready()
+
+            async def client() -> None:
+                nonlocal errors
+                for i, text in pending:
+                    request = search_pb2.SearchRequest(
+                        query=text, filter=filter_to_pb(FILTERS[i % len(FILTERS)]), limit=10
+                    )
+                    started = time.perf_counter()
+                    try:
+                        await stub.Search(request, timeout=30)
+                    except grpc.aio.AioRpcError:
+                        errors += 1
+                        continue
+                    latencies.append(time.perf_counter() - started)
+
+            started = time.perf_counter()
+            await asyncio.gather(*(client() for _ in range(clients)))
+            return latencies, errors, time.perf_counter() - started
+
+    return asyncio.run(call_all())
+
+
+async def run_grpc(
+    pool: ProcessPoolExecutor, target: str, clients: int, queries: list[str]
+) -> tuple[list[float], int, float]:
+    """clients concurrent gRPC callers in the client process sharing queries."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(pool, grpc_client_process, target, clients, queries)
+
+
+async def main(args: argparse.Namespace) -> None:
+    encoder = await open_local_encoder(
+        EncoderSettings(model=model_path(args.model), device=args.device)
+    )
+    info = await encoder.info()
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        model = CollectionModel(info.model_id, info.dimension)
+        index = build_collection(Path(tmp), args.count, model)
+        inserted = time.perf_counter() - started
+        started = time.perf_counter()
+        index.optimize()
+        built = time.perf_counter() - started
+        print(
+            f"collection: {args.count} posters x {info.dimension}-d ({args.model}, {info.device}), "
+            f"Qdrant Edge; insert {inserted:.1f} s, HNSW build {built:.1f} s"
+        )
+        settings = SearchSettings(host="127.0.0.1", port=0)
+        search = PosterSearch(encoder, index, settings)
+        server, port = create_server(settings, search)
+        await server.start()
+        target = f"127.0.0.1:{port}"
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        rows = []
+        try:
+            await run_in_process(search, 4, texts("warm-local", 100))
+            await run_grpc(pool, target, 4, texts("warm-grpc", 100))
+            for clients in (1, 16):
+                share = (args.requests if clients == 1 else args.requests * 4) // args.rounds
+                local: list[tuple[list[float], int, float]] = []
+                remote: list[tuple[list[float], int, float]] = []
+                # Rounds alternate the two modes, so a busy moment of the machine falls on
+                # both rather than on one.
+                for r in range(args.rounds):
+                    tag = f"{clients}-{r}"
+                    local.append(await run_in_process(search, clients, texts("l" + tag, share)))
+                    remote.append(await run_grpc(pool, target, clients, texts("g" + tag, share)))
+                rows.append(summarise("in-process", clients, local))
+                rows.append(summarise("gRPC", clients, remote))
+        finally:
+            pool.shutdown()
+            await server.stop(0)
+            index.close()
+            await encoder.close()
+    report(rows)
+
+
+def report(rows: list[dict]) -> None:
+    """Prints the table and the gRPC / in-process ratios."""
+    header = ("mode", "clients", "requests", "errors", "p50 ms", "p99 ms", "req/s")
+    print(f"{header[0]:<11}" + "".join(f"{h:>9}" for h in header[1:]))
+    for r in rows:
+        print(
+            f"{r['mode']:<11}{r['clients']:>9}{r['requests']:>9}{r['errors']:>9}"
+            f"{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['rps']:>9.1f}"
+        )
+    for clients in (1, 16):
+        local = next(r for r in rows if r["mode"] == "in-process" and r["clients"] == clients)
+        remote = next(r for r in rows if r["mode"] == "gRPC" and r["clients"] == clients)
+        p50 = remote["p50_ms"] / local["p50_ms"]
+        rps = remote["rps"] / local["rps"]
+        print(f"{clients:>2} client(s), gRPC / in-process: p50 {p50:.2f}x, throughput {rps:.2f}x")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=20_000, help="posters in the collection")
+    parser.add_argument("--requests", type=int, default=400, help="at 1 client (x4 at 16)")
+    parser.add_argument("--rounds", type=int, default=4, help="alternating rounds per mode")
+    parser.add_argument("--model", default="tiny-768", help="random SigLIP shape, or a model")
+    parser.add_argument("--device", default="cpu")
+    asyncio.run(main(parser.parse_args()))
