@@ -12,6 +12,7 @@ in-process encoder, and measures in the same run:
 
     python bench/bench_ingest.py                         # 80k, tiny-768 model, CPU
     python bench/bench_ingest.py --count 5000 --naive-sample 100
+    python bench/bench_ingest.py --limit 10000 --batch-size 128   # a slice of the 80k set
     python bench/bench_ingest.py --model siglip2-base-256 --device cuda --batch-size 256
 """
 
@@ -78,7 +79,7 @@ async def main(args: argparse.Namespace) -> None:
     data_dir = args.data or OUT / f"synth-{args.count}-seed{args.seed}"
     manifest = generate_synthetic(data_dir, args.count, args.seed)
     print(f"dataset: {args.count} posters in {data_dir} ({time.perf_counter() - started:.0f} s)")
-    rows = [r for r in read_dataset(manifest) if isinstance(r, Poster)]
+    rows = [r for r in read_dataset(manifest) if isinstance(r, Poster)][: args.limit]
     mean_kb = statistics.mean(Path(p.poster).stat().st_size for p in rows[:500]) / 1024  # noqa: ASYNC240
     settings = EncoderSettings(
         model=model_path(args.model),
@@ -152,6 +153,7 @@ if __name__ == "__main__":
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--in-flight", type=int, default=4)
+    parser.add_argument("--limit", type=int, help="ingest only the first LIMIT posters of the set")
     parser.add_argument("--naive-sample", type=int, default=300)
     parser.add_argument("--bare-sample", type=int, default=2048)
     asyncio.run(main(parser.parse_args()))
