@@ -15,6 +15,7 @@ from ingest.fetch import FetchSettings
 from ingest.readers import FORMATS, DatasetFormatError, read_dataset
 from ingest.retry import IngestError, RetryPolicy
 from ingest.worker import IngestOptions, IngestSummary, Shard, run_ingest
+from postersearch.metrics import start_metrics_server
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         default=10.0,
         metavar="SECONDS",
         help="interval of progress log lines when not on a terminal",
+    )
+    run.add_argument(
+        "--metrics-port",
+        type=int,
+        default=0,
+        help="serve Prometheus /metrics on this port while ingesting (0: off)",
     )
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     ingest.set_defaults(func=ingest_command)
@@ -169,6 +176,7 @@ async def _ingest(args: argparse.Namespace) -> IngestSummary:
         retry=RetryPolicy(attempts=max(1, args.retries)),
         log_every_s=args.progress_every,
     )
+    start_metrics_server(args.metrics_port)
     index = open_index(index_settings(args))
     try:
         encoder = await open_encoder(args)
