@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -47,44 +49,87 @@ def cluster_script(doc: str) -> str:
 
 
 @pytest.fixture
-def local_qdrant(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    # The script reads the stack's variables; ":memory:" makes its client Qdrant's local mode.
-    monkeypatch.setenv("QDRANT_URL", ":memory:")
-    monkeypatch.delenv("QDRANT_API_KEY", raising=False)
-    monkeypatch.delenv("QDRANT_COLLECTION", raising=False)
-    monkeypatch.delenv("ENCODER_MODEL", raising=False)
-    namespace: dict[str, Any] = {}
-    yield namespace
-    client = namespace.get("client")
-    if isinstance(client, QdrantClient):
-        client.close()
+def encoder_target(tiny_model_dir: Path) -> Iterator[str]:
+    """A real encoder server with the tiny model, on an event loop of its own thread."""
+    from encoder_service.local import open_local_encoder
+    from encoder_service.server import create_server
+    from encoder_service.settings import EncoderSettings
+
+    settings = EncoderSettings(
+        model=str(tiny_model_dir), device="cpu", host="127.0.0.1", port=0, decode_workers=1
+    )
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    async def start() -> tuple[Any, Any, int]:
+        encoder = await open_local_encoder(settings)
+        server, port = create_server(settings, encoder)
+        await server.start()
+        return encoder, server, port
+
+    encoder, server, port = asyncio.run_coroutine_threadsafe(start(), loop).result(120)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+
+        async def stop() -> None:
+            await server.stop(0)
+            await encoder.close()
+
+        asyncio.run_coroutine_threadsafe(stop(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
 
 
 # Local mode warns that it keeps no payload indexes and searches exactly: both expected here.
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_cluster_collection_script_makes_a_collection_the_services_accept(
-    cluster_script: str, local_qdrant: dict[str, Any]
+    cluster_script: str,
+    encoder_target: str,
+    tiny_model_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from poster_index.server import _PAYLOAD_INDEXES, ServerPosterIndex
+    from poster_index.server import ServerPosterIndex
     from postersearch.domain import CollectionModel
 
-    exec(compile(cluster_script, "operations.md", "exec"), local_qdrant)
-    client: QdrantClient = local_qdrant["client"]
-    # The payload indexes the index code makes for a collection it creates itself.
-    assert local_qdrant["PAYLOAD_INDEXES"] == {
-        field: schema.value for field, schema in _PAYLOAD_INDEXES
-    }
-    # The services open it as theirs, with the default model, and store and find posters.
-    index = ServerPosterIndex(client)
-    model = CollectionModel("google/siglip2-base-patch16-256", 768)
-    assert index.collection_model() == model
-    index.ensure_collection(model)
-    poster = Poster(
-        movie_id="1", title="Alien", genres=("Horror",), year=1979, rating=8.5, poster="a.jpg"
-    )
-    index.upsert([PosterVector(poster, [1.0] + [0.0] * 767)])
-    (hit,) = index.search([1.0] + [0.0] * 767, SearchFilter(genres_any=("Horror",)), limit=5)
-    assert hit.poster.movie_id == "1"
+    # The variables the search container has; ":memory:" makes the script's client Qdrant's
+    # local mode.
+    for name in ("QDRANT_API_KEY", "QDRANT_COLLECTION", "SEARCH_ENCODER_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("QDRANT_URL", ":memory:")
+    monkeypatch.setenv("SEARCH_ENCODER_TARGET", encoder_target)
+    # Records what reaches Qdrant's create call (local mode keeps no shard layout to ask).
+    created: list[dict[str, Any]] = []
+    original = QdrantClient.create_collection
+
+    def recording(self: QdrantClient, *args: Any, **kwargs: Any) -> bool:
+        created.append(kwargs)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(QdrantClient, "create_collection", recording)
+    namespace: dict[str, Any] = {}
+    exec(compile(cluster_script, "operations.md", "exec"), namespace)
+    client: QdrantClient = namespace["client"]
+    try:
+        (kwargs,) = created
+        assert kwargs["shard_number"] == namespace["SHARDS"]
+        assert kwargs["replication_factor"] == namespace["REPLICAS"]
+        # The services open it as theirs: the model the encoder serves, its vector size.
+        index = ServerPosterIndex(client)
+        model = CollectionModel(str(tiny_model_dir), 32)
+        assert index.collection_model() == model
+        index.ensure_collection(model)
+        poster = Poster(
+            movie_id="1", title="Alien", genres=("Horror",), year=1979, rating=8.5, poster="a.jpg"
+        )
+        vector = [1.0] + [0.0] * (model.dimension - 1)
+        index.upsert([PosterVector(poster, vector)])
+        (hit,) = index.search(vector, SearchFilter(genres_any=("Horror",)), limit=5)
+        assert hit.poster.movie_id == "1"
+    finally:
+        client.close()
 
 
 def test_cluster_override_runs_three_clustered_nodes(resolve_compose: ResolveCompose) -> None:
