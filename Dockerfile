@@ -59,11 +59,13 @@ ENV PATH=/opt/venv/bin:$PATH \
     HF_HOME=/models/huggingface \
     POSTER_SEARCH_LOG_JSON=1
 
-# A fixed uid, so volumes keep their ownership across rebuilds.
+# A fixed uid, so volumes keep their ownership across rebuilds. The folders compose mounts
+# volumes on exist here, owned by app: a new volume copies them, ownership included, so the
+# unprivileged process can write to it.
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --home-dir /home/app --create-home \
         --shell /usr/sbin/nologin app \
-    && mkdir -p /models/huggingface /data \
+    && mkdir -p /models/huggingface /data/poster-cache \
     && chown -R app:app /models /data
 
 COPY --from=builder /opt/venv /opt/venv

@@ -247,3 +247,25 @@ def test_the_package_builds_from_the_build_context(repo_root: Path, tmp_path: Pa
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     with zipfile.ZipFile(wheel) as archive:
         assert "poster-search = postersearch.cli:main" in archive.read(entry_points).decode()
+
+
+def test_volume_mount_points_belong_to_the_app_user(
+    dockerfile: list[Any], resolve_compose: ResolveCompose
+) -> None:
+    # Docker creates a missing mount point as root, and a new volume takes the mount point's
+    # ownership: each one must exist in the image, under a folder chowned to the app user.
+    runs = " ".join(_of(dockerfile, "RUN", _final_stage(dockerfile)))
+    made = set(re.findall(r"mkdir -p ((?:/[\w./-]+ ?)+)", runs)[0].split())
+    owned = set(re.findall(r"chown -R app:app ((?:/[\w./-]+ ?)+)", runs)[0].split())
+    services = resolve_compose(profiles=("ingest",))["services"]
+    for name in ("encoder", "search", "ingest"):
+        for volume in services[name].get("volumes", []):
+            if volume["type"] != "volume":
+                continue
+            target = volume["target"]
+            assert any(m == target or m.startswith(target + "/") for m in made), (
+                f"{name}: {target} is not made in the image"
+            )
+            assert any(target == o or target.startswith(o + "/") for o in owned), (
+                f"{name}: {target} is not owned by the app user"
+            )
