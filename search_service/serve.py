@@ -67,6 +67,7 @@ async def run_search_server(
         await server.stop()
         await encoder.close()
         await asyncio.to_thread(index.close)
+    log.info("search stopped")
     return 0
 
 
@@ -132,6 +133,7 @@ async def run_serve(
     )
     try:
         await _wait_for_stop(http)
+        log.info("stopping: in-flight calls get %.1f s", settings.grace_s)
     finally:
         http.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -140,4 +142,5 @@ async def run_serve(
         await encoder_server.stop(settings.grace_s)
         await encoder.close()
         await asyncio.to_thread(index.close)
+    log.info("stopped")
     return 0

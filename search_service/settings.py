@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -50,3 +50,9 @@ class SearchSettings(BaseSettings):
     grace_s: float = Field(default=5.0, ge=0)
     metrics_port: int = Field(default=0, ge=0, le=65535)
     http_port: int = Field(default=8080, ge=0, le=65535)
+
+    @field_validator("api_key", "encoder_api_key", mode="before")
+    @classmethod
+    def _empty_key_is_none(cls, value: object) -> object:
+        # SEARCH_API_KEY= (set but empty, as in .env.example) means no key, not a key of "".
+        return value or None
