@@ -150,7 +150,11 @@ class ModelRuntime:
     def encode_pixels(self, images: Sequence[torch.Tensor]) -> Vectors:
         """Encodes resized images, each (3, size, size) uint8 RGB on any device."""
         with torch.inference_mode():
-            batch = torch.stack([img.to(self.device, non_blocking=True) for img in images])
+            if len({img.device for img in images}) == 1:
+                # One copy of the whole uint8 batch to the device, not one per image.
+                batch = torch.stack(list(images)).to(self.device, non_blocking=True)
+            else:
+                batch = torch.stack([img.to(self.device) for img in images])
             pixels = (batch.float() / 255.0 - self._mean) / self._std
             features = {"modality": "image", "pixel_values": pixels.to(self.dtype)}
             vectors = self._embed(features)

@@ -1,0 +1,217 @@
+"""Encoder throughput and latency: the gRPC service against bare in-process model calls.
+
+Builds the real architecture of the default model (SigLIP2 B/16-256) with random weights,
+since speed does not depend on the weights, then measures in one run:
+
+- posters/s for ~500x750 JPEG posters: a bare loop (Pillow decode + model, no service),
+  the model alone on pre-decoded pixels, and the gRPC service (EncodeImagesStream with
+  dynamic batching and parallel decoding), all on the same posters;
+- the latency of one text query: a bare forward against EncodeText through gRPC.
+
+Measurements alternate between the paths and report medians, so that other load on the
+machine hits both alike.
+
+    python bench/bench_encoder.py                       # CPU: small defaults, a few minutes
+    python bench/bench_encoder.py --device cuda --dtype bfloat16 --count 8192 --batch-size 256
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from encoder_service.client import GrpcEncoder
+from encoder_service.local import LocalEncoder
+from encoder_service.model import ModelRuntime, dtype_name, resolve_device
+from encoder_service.server import create_server
+from encoder_service.settings import EncoderSettings
+from postersearch.random_siglip import SIGLIP2_BASE_256, build_random_siglip
+
+QUERY = "dark red horror movie poster with a single face"
+
+
+def make_posters(count: int, seed: int = 0) -> list[bytes]:
+    """count poster-like 500x750 JPEGs (gradient, shapes, grain), about 90-100 KB each."""
+    rng = np.random.default_rng(seed)
+    unique = []
+    for _ in range(min(count, 64)):
+        y = np.linspace(0, 1, 750)[:, None, None]
+        top, bottom = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
+        base = (top * (1 - y) + bottom * y).repeat(500, axis=1)
+        grain = rng.normal(0, 12, base.shape)
+        img = Image.fromarray(np.clip(base + grain, 0, 255).astype(np.uint8), "RGB")
+        draw = ImageDraw.Draw(img)
+        for _ in range(8):
+            x0, y0 = int(rng.integers(0, 450)), int(rng.integers(0, 700))
+            box = (x0, y0, x0 + int(rng.integers(20, 250)), y0 + int(rng.integers(20, 350)))
+            draw.ellipse(box, fill=tuple(int(v) for v in rng.integers(0, 256, 3)))
+        draw.rectangle((0, 600, 500, 750), fill=(15, 15, 15))
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=92)
+        unique.append(buf.getvalue())
+    return [unique[i % len(unique)] for i in range(count)]
+
+
+def bare_decode(data: bytes, size: int) -> torch.Tensor:
+    """What a plain script does: open, convert, resize with the processor's filter."""
+    img = Image.open(io.BytesIO(data)).convert("RGB").resize((size, size), Image.Resampling.BICUBIC)
+    return torch.from_numpy(np.array(img)).permute(2, 0, 1)
+
+
+def bare_images(runtime: ModelRuntime, posters: list[bytes], batch: int) -> float:
+    """Seconds for a plain loop: decode a batch one poster at a time, then run the model."""
+    start = time.perf_counter()
+    for i in range(0, len(posters), batch):
+        runtime.encode_pixels([bare_decode(p, runtime.image.size) for p in posters[i : i + batch]])
+    return time.perf_counter() - start
+
+
+def model_only(runtime: ModelRuntime, pixels: list[torch.Tensor], batch: int) -> float:
+    """Seconds for the model alone on pixels decoded beforehand."""
+    start = time.perf_counter()
+    for i in range(0, len(pixels), batch):
+        runtime.encode_pixels(pixels[i : i + batch])
+    return time.perf_counter() - start
+
+
+async def grpc_images(client: GrpcEncoder, posters: list[bytes], batch: int) -> float:
+    """Seconds to encode every poster through EncodeImagesStream."""
+
+    async def batches() -> AsyncIterator[tuple[int, list[bytes]]]:
+        for seq, i in enumerate(range(0, len(posters), batch)):
+            yield seq, posters[i : i + batch]
+
+    start = time.perf_counter()
+    encoded = 0
+    async for _, outcomes in client.encode_image_stream(batches()):
+        encoded += sum(isinstance(o, np.ndarray) for o in outcomes)
+    elapsed = time.perf_counter() - start
+    if encoded != len(posters):
+        raise RuntimeError(f"only {encoded} of {len(posters)} posters got vectors")
+    return elapsed
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+async def _timed_grpc_text(client: GrpcEncoder) -> float:
+    start = time.perf_counter()
+    await client.encode_texts([QUERY])
+    return (time.perf_counter() - start) * 1000
+
+
+async def run(args: argparse.Namespace) -> None:
+    device = resolve_device(args.device)
+    on_gpu = device != "cpu"
+    count = args.count or (8192 if on_gpu else 16)
+    batch = args.batch_size or (256 if on_gpu else 8)
+    queries = args.text_queries or (200 if on_gpu else 10)
+    model_dir = Path(args.model_dir) if args.model_dir else Path(tempfile.mkdtemp()) / "siglip"
+    if not (model_dir / "config.json").exists():
+        print(f"building SigLIP2 B/16-256 with random weights in {model_dir} ...", flush=True)
+        build_random_siglip(model_dir, SIGLIP2_BASE_256)
+    settings = EncoderSettings(
+        model=str(model_dir),
+        device=device,
+        dtype=args.dtype,
+        host="127.0.0.1",
+        port=0,
+        max_batch_size=batch,
+        max_queue=max(4096, batch * (args.stream_concurrency + 2)),
+        stream_concurrency=args.stream_concurrency,
+        decode_workers=args.decode_workers or os.cpu_count() or 1,
+    )
+    runtime = await asyncio.to_thread(ModelRuntime.load, settings)
+    runtime.warm_up()
+    posters = make_posters(count)
+    size = runtime.image.size
+    pixels = [bare_decode(p, size) for p in posters]
+    cores = os.cpu_count()
+    kind = torch.cuda.get_device_name(0) if device.startswith("cuda") else f"CPU, {cores} cores"
+    print(f"device: {device} ({kind}), dtype {dtype_name(runtime.dtype)}, torch threads "
+          f"{torch.get_num_threads()}")  # fmt: skip
+    print(f"model: SigLIP2 B/16-256 architecture, random weights, {runtime.dimension}-d vectors")
+    kb = sum(map(len, posters)) / len(posters) / 1024
+    print(f"posters: {count} JPEG 500x750 (mean {kb:.0f} KB), batch {batch}, "
+          f"{args.repeats} repeats, medians")  # fmt: skip
+
+    encoder = LocalEncoder(runtime, settings)
+    server, port = create_server(settings, encoder)
+    await server.start()
+    client = GrpcEncoder(f"127.0.0.1:{port}", timeout_s=600)
+    try:
+        # One small pass of each path first: thread pools, channel and allocator warm up.
+        await grpc_images(client, posters[:batch], batch)
+        bare_images(runtime, posters[:batch], batch)
+        bare_s, model_s, grpc_s = [], [], []
+        for repeat in range(args.repeats):
+            # The order alternates, so that neither path always runs first.
+            if repeat % 2:
+                grpc_s.append(await grpc_images(client, posters, batch))
+            model_s.append(model_only(runtime, pixels, batch))
+            bare_s.append(bare_images(runtime, posters, batch))
+            if not repeat % 2:
+                grpc_s.append(await grpc_images(client, posters, batch))
+        bare_rate = count / statistics.median(bare_s)
+        model_rate = count / statistics.median(model_s)
+        grpc_rate = count / statistics.median(grpc_s)
+
+        for _ in range(3):
+            runtime.encode_texts([QUERY])
+            await client.encode_texts([QUERY])
+        bare_ms, grpc_ms = [], []
+        for query in range(queries):
+            if query % 2:
+                grpc_ms.append(await _timed_grpc_text(client))
+            bare_ms.append(_timed(lambda: runtime.encode_texts([QUERY])) * 1000)
+            if not query % 2:
+                grpc_ms.append(await _timed_grpc_text(client))
+    finally:
+        await client.close()
+        await server.stop(0)
+        await encoder.close()
+
+    bare_p50, grpc_p50 = statistics.median(bare_ms), statistics.median(grpc_ms)
+    print()
+    print(f"images  bare loop (Pillow decode + model)   {bare_rate:10.2f} posters/s")
+    print(f"images  model alone (pre-decoded pixels)    {model_rate:10.2f} posters/s")
+    print(f"images  gRPC EncodeImagesStream             {grpc_rate:10.2f} posters/s")
+    print(f"        gRPC / bare loop = {grpc_rate / bare_rate:.2f}, "
+          f"gRPC / model alone = {grpc_rate / model_rate:.2f}")  # fmt: skip
+    print(f"text    bare forward, one query, p50        {bare_p50:10.1f} ms")
+    print(f"text    gRPC EncodeText, one query, p50     {grpc_p50:10.1f} ms")
+    print(f"        bare / gRPC latency = {bare_p50 / grpc_p50:.2f} ({queries} queries each)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    parser.add_argument("--dtype", default="auto", help="auto, bfloat16, float16 or float32")
+    parser.add_argument("--count", type=int, help="posters (default 16 on CPU, 8192 on GPU)")
+    parser.add_argument("--batch-size", type=int, help="posters per batch (8 CPU, 256 GPU)")
+    parser.add_argument("--repeats", type=int, default=3, help="measurements of each path")
+    parser.add_argument("--text-queries", type=int, help="queries timed (10 CPU, 200 GPU)")
+    parser.add_argument("--stream-concurrency", type=int, default=4)
+    parser.add_argument("--decode-workers", type=int, help="default: every core")
+    parser.add_argument("--model-dir", help="reuse (or build once into) this folder")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
