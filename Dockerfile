@@ -32,7 +32,9 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 
-# torch and torchvision in one call, from one index, so their builds match.
+# torch and torchvision in one call, from one index, so their builds match. Their versions
+# are pinned by the build arguments, which hadolint cannot see.
+# hadolint ignore=DL3013
 RUN pip install ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} \
         "$TORCH_SPEC" ${TORCHVISION_SPEC:+"$TORCHVISION_SPEC"}
 
@@ -71,7 +73,7 @@ RUN groupadd --system --gid 10001 app \
 COPY --from=builder /opt/venv /opt/venv
 COPY --chmod=0755 docker/health_probe.py /usr/local/bin/grpc-health
 
-USER app
+USER 10001:10001
 WORKDIR /home/app
 
 RUN if [ -n "$BAKE_MODEL" ]; then \
