@@ -36,6 +36,7 @@ from encoder_service.local import open_local_encoder
 from encoder_service.settings import EncoderSettings
 from poster_index.edge import EdgePosterIndex
 from postersearch.domain import CollectionModel, Poster, PosterVector, SearchFilter
+from postersearch.encoding import Encoder
 from postersearch.random_siglip import SHAPES, build_random_siglip
 from postersearch.v1 import search_pb2, search_pb2_grpc
 from search_service.core import PosterSearch
@@ -203,6 +204,7 @@ async def main(args: argparse.Namespace) -> None:
             f"collection: {args.count} posters x {info.dimension}-d ({args.model}, {info.device}), "
             f"Qdrant Edge; insert {inserted:.1f} s, HNSW build {built:.1f} s"
         )
+        await components(encoder, index, info.dimension)
         settings = SearchSettings(host="127.0.0.1", port=0)
         search = PosterSearch(encoder, index, settings)
         server, port = create_server(settings, search)
@@ -231,6 +233,25 @@ async def main(args: argparse.Namespace) -> None:
             index.close()
             await encoder.close()
     report(rows)
+
+
+async def components(encoder: Encoder, index: EdgePosterIndex, dimension: int) -> None:
+    """Prints the median cost of the two parts of a search: the text encoding, the query."""
+    encode, query = [], []
+    rng = np.random.default_rng(1)
+    for i, text in enumerate(texts("components", 200)):
+        started = time.perf_counter()
+        await encoder.encode_texts([text])
+        encode.append(time.perf_counter() - started)
+        vector = rng.normal(size=dimension)
+        vector /= np.linalg.norm(vector)
+        started = time.perf_counter()
+        index.search(vector.tolist(), FILTERS[i % len(FILTERS)], 10)
+        query.append(time.perf_counter() - started)
+    print(
+        f"one client, alone: encode_texts p50 {statistics.median(encode) * 1000:.2f} ms, "
+        f"index.search p50 {statistics.median(query) * 1000:.2f} ms"
+    )
 
 
 def report(rows: list[dict]) -> None:
