@@ -101,25 +101,19 @@ class EdgePosterIndex:
         config = edge.EdgeConfig(
             vectors={
                 VECTOR_NAME: edge.EdgeVectorParams(
-                    size=model.dimension, distance=edge.Distance.Cosine
+                    size=model.dimension,
+                    distance=edge.Distance.Cosine,
                 )
             },
             hnsw_config=edge.HnswIndexConfig(
                 m=t.m,
                 ef_construct=t.ef_construct,
-                full_scan_threshold=t.full_scan_threshold_kb(model.dimension),
+                full_scan_threshold=t.full_scan_kb,
                 payload_m=t.payload_m,
             ),
             optimizers=edge.EdgeOptimizersConfig(
                 indexing_threshold=t.indexing_threshold_kb,
                 default_segment_number=t.segments,
-            ),
-            quantization_config=(
-                edge.ScalarQuantizationConfig(
-                    type=edge.ScalarType.Int8, quantile=0.99, memory=edge.Memory.Pinned
-                )
-                if t.int8
-                else None
             ),
         )
         try:
@@ -238,19 +232,20 @@ class EdgePosterIndex:
                 raise IndexUnavailableError(f"the Edge index {str(self._dir)!r} is closed") from exc
             raise PosterIndexError(f"Edge request failed: {exc}") from exc
 
-    def _search_params(self, flt: SearchFilter, limit: int, offset: int) -> edge.SearchParams:
+    def _search_params(
+        self, shard: edge.EdgeShard, flt: SearchFilter, qfilter: edge.Filter | None, page: int
+    ) -> edge.SearchParams:
         t = self._tuning
+        if not flt.is_empty:
+            # A narrow filter leaves HNSW's graph too sparse to walk, and exact search over
+            # few posters is cheap: decide on the payload indexes' estimate of the matches.
+            estimate = self._call(shard.count, edge.CountRequest(exact=False, filter=qfilter))
+            if t.use_exact(int(estimate)):
+                return edge.SearchParams(exact=True)
         acorn = None
         if t.acorn_max_selectivity is not None and not flt.is_empty:
             acorn = edge.AcornSearchParams(enable=True, max_selectivity=t.acorn_max_selectivity)
-        quantization = (
-            edge.QuantizationSearchParams(rescore=True, oversampling=t.oversampling)
-            if t.int8
-            else None
-        )
-        return edge.SearchParams(
-            hnsw_ef=t.ef_for(limit, offset), acorn=acorn, quantization=quantization
-        )
+        return edge.SearchParams(hnsw_ef=max(t.hnsw_ef, page), acorn=acorn)
 
     def search(
         self,
@@ -278,13 +273,16 @@ class EdgePosterIndex:
         """
         shard = self._ready()
         excluded = point_id(exclude_movie_id) if exclude_movie_id is not None else None
+        qfilter = to_edge_filter(flt, excluded)
+        if params is None:
+            params = self._search_params(shard, flt, qfilter, limit + offset)
         request = edge.QueryRequest(
             limit=limit,
             offset=offset,
             query=edge.Query.Nearest([float(x) for x in vector], using=VECTOR_NAME),
-            filter=to_edge_filter(flt, excluded),
+            filter=qfilter,
             with_payload=True,
-            params=params if params is not None else self._search_params(flt, limit, offset),
+            params=params,
         )
         points = self._call(shard.query, request)
         return [SearchHit(payload_to_poster(p.payload or {}), float(p.score)) for p in points]

@@ -135,27 +135,19 @@ class ServerPosterIndex:
                 self._collection,
                 vectors_config={
                     VECTOR_NAME: models.VectorParams(
-                        size=model.dimension, distance=models.Distance.COSINE
+                        size=model.dimension,
+                        distance=models.Distance.COSINE,
                     )
                 },
                 hnsw_config=models.HnswConfigDiff(
                     m=t.m,
                     ef_construct=t.ef_construct,
-                    full_scan_threshold=t.full_scan_threshold_kb(model.dimension),
+                    full_scan_threshold=t.full_scan_kb,
                     payload_m=t.payload_m,
                 ),
                 optimizers_config=models.OptimizersConfigDiff(
                     indexing_threshold=t.indexing_threshold_kb,
                     default_segment_number=t.segments,
-                ),
-                quantization_config=(
-                    models.ScalarQuantization(
-                        scalar=models.ScalarQuantizationConfig(
-                            type=models.ScalarType.INT8, quantile=0.99, always_ram=True
-                        )
-                    )
-                    if t.int8
-                    else None
                 ),
                 metadata={_META_MODEL_ID: model.model_id, _META_DIMENSION: model.dimension},
             )
@@ -212,19 +204,19 @@ class ServerPosterIndex:
             found.update(by_point[str(r.id)] for r in records)
         return found
 
-    def _search_params(self, flt: SearchFilter, limit: int, offset: int) -> models.SearchParams:
+    def _search_params(
+        self, flt: SearchFilter, qfilter: models.Filter | None, page: int
+    ) -> models.SearchParams:
         t = self._tuning
+        if not flt.is_empty:
+            # Same plan as the Edge backend: exact search when the filter is narrow.
+            estimate = self._client.count(self._collection, count_filter=qfilter, exact=False)
+            if t.use_exact(estimate.count):
+                return models.SearchParams(exact=True)
         acorn = None
         if t.acorn_max_selectivity is not None and not flt.is_empty:
             acorn = models.AcornSearchParams(enable=True, max_selectivity=t.acorn_max_selectivity)
-        quantization = (
-            models.QuantizationSearchParams(rescore=True, oversampling=t.oversampling)
-            if t.int8
-            else None
-        )
-        return models.SearchParams(
-            hnsw_ef=t.ef_for(limit, offset), acorn=acorn, quantization=quantization
-        )
+        return models.SearchParams(hnsw_ef=max(t.hnsw_ef, page), acorn=acorn)
 
     @_mapped_errors
     def search(
@@ -237,12 +229,13 @@ class ServerPosterIndex:
     ) -> list[SearchHit]:
         """Nearest posters to vector (cosine) among those passing flt, best first."""
         excluded = point_id(exclude_movie_id) if exclude_movie_id is not None else None
+        qfilter = to_client_filter(flt, excluded)
         response = self._client.query_points(
             self._collection,
             query=[float(x) for x in vector],
             using=VECTOR_NAME,
-            query_filter=to_client_filter(flt, excluded),
-            search_params=self._search_params(flt, limit, offset),
+            query_filter=qfilter,
+            search_params=self._search_params(flt, qfilter, limit + offset),
             limit=limit,
             offset=offset,
             with_payload=True,

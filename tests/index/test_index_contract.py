@@ -11,7 +11,6 @@ from index_samples import DIM, KNOWN, MODEL, descending_query, unit_vector
 from poster_index.base import ModelMismatchError, PosterIndex
 from postersearch.domain import CollectionModel, Poster, PosterVector, SearchFilter
 
-
 # qdrant-client's local mode says, rightly, that it ignores payload indexes and HNSW settings.
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Payload indexes have no effect"),

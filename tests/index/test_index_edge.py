@@ -117,7 +117,7 @@ def test_hnsw_search_agrees_with_exact(tmp_path: Path, make_poster: Callable[...
     rng = np.random.default_rng(7)
     vectors = rng.normal(size=(600, DIM))
     genres = [("Drama",) if i % 3 else ("Horror", "Drama") for i in range(600)]
-    tuning = IndexTuning(indexing_threshold_kb=1, full_scan_points=50)
+    tuning = IndexTuning(indexing_threshold_kb=1, full_scan_kb=1, exact_max_points=50)
     index = EdgePosterIndex(tmp_path, tuning=tuning)
     index.ensure_collection(MODEL)
     index.upsert(

@@ -16,7 +16,6 @@ from poster_index.payload import point_id
 from poster_index.server import ServerPosterIndex
 from poster_index.settings import IndexSettings
 
-
 # qdrant-client's local mode says, rightly, that it ignores payload indexes and HNSW settings.
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Payload indexes have no effect"),
