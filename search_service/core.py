@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# Encoded by the readiness probe; short, so the probe costs one tiny forward pass.
+_PROBE_TEXT = "poster"
+
 # The filter that lets every poster through.
 ANY_POSTER = SearchFilter()
 
@@ -181,16 +184,18 @@ class PosterSearch:
     async def check_ready(self) -> None:
         """Asks both dependencies whether they answer, and whether their models agree.
 
-        A missing collection is not an error here: the service is up and says so to each
-        query until posters are ingested.
+        The encoder is asked to encode a short text, not just for its info: a remote
+        encoder's info is remembered by its client, so only a real call notices it going
+        away. A missing collection is not an error here: the service is up and says so to
+        each query until posters are ingested.
 
         Raises:
             DependencyUnavailableError: Either dependency does not answer, or the encoder
                 runs another model than the one whose vectors the collection holds.
         """
-        # Asked afresh each time: this is the probe that notices an encoder going away.
         info = await self._encoder_call(self._encoder.info())
         self._encoder_info = info
+        await self._encoder_call(self._encoder.encode_texts([_PROBE_TEXT]))
         collection = await self._call_index(self._index.collection_model)
         if collection is not None:
             self._collection = collection

@@ -112,7 +112,7 @@ async def test_encoder_down_then_back_on_the_same_port(stack: Stack) -> None:
     remote_encoder = GrpcEncoder(f"127.0.0.1:{encoder_port}", timeout_s=2.0)
     settings = SearchSettings(host="127.0.0.1", port=0)
     search = PosterSearch(remote_encoder, stack.index, settings)
-    server, port = create_server(settings, search)
+    server, port = create_server(settings, search, probe_interval_s=0.2)
     await server.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     stub = search_pb2_grpc.SearchServiceStub(channel)
@@ -125,6 +125,11 @@ async def test_encoder_down_then_back_on_the_same_port(stack: Stack) -> None:
             await stub.Search(search_pb2.SearchRequest(query="while down"))
         assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
         assert "encoder" in (caught.value.details() or "")
+        for _ in range(50):
+            if not server.serving:
+                break
+            await asyncio.sleep(0.1)
+        assert not server.serving, "health must follow the encoder down"
 
         restarted, _ = create_encoder_server(
             encoder_settings.model_copy(update={"port": encoder_port}), stack.encoder
@@ -143,6 +148,7 @@ async def test_encoder_down_then_back_on_the_same_port(stack: Stack) -> None:
                     assert exc.code() == grpc.StatusCode.UNAVAILABLE
                     await asyncio.sleep(0.2)
             assert hits == 3
+            assert await server.wait_serving(10), "health must follow the encoder back"
         finally:
             await restarted.stop(0)
     finally:

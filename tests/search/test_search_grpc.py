@@ -45,6 +45,7 @@ async def running(
     server, port = create_server(settings, PosterSearch(encoder, index, settings))
     await server.start()
     assert await server.wait_serving(5)
+    encoder.text_calls.clear()  # the readiness probe's call is not the tests' business
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     try:
         yield Running(server, search_pb2_grpc.SearchServiceStub(channel), channel, encoder)
