@@ -358,7 +358,7 @@ def generate_synthetic(
         with ProcessPoolExecutor(n_workers, mp_context=context) as pool:
             for done, _ in enumerate(pool.map(_render_chunk, chunks), start=1):
                 if done % 50 == 0:
-                    logger.info("synth: %d/%d posters", min(done * _CHUNK, count), count)
+                    logger.info("%d/%d posters rendered", min(done * _CHUNK, count), count)
     write_manifest(manifest, posters, base_dir=out_dir)
     marker = {"count": count, "seed": seed, "version": SYNTH_VERSION, "manifest": manifest.name}
     (out_dir / _MARKER).write_text(json.dumps(marker))
