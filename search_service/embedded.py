@@ -8,7 +8,6 @@ collection ingested with any model (the demo's included) is searched with that m
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from poster_index.base import PosterIndex
 from poster_index.settings import IndexSettings
@@ -21,11 +20,6 @@ log = logging.getLogger(__name__)
 
 def open_search_index(settings: IndexSettings) -> PosterIndex:
     """The index the settings name: an Edge shard on disk or a Qdrant server."""
-    if settings.backend == "edge":
-        # Imported here so that a server-only deployment never loads the Edge engine.
-        from poster_index.edge import EdgePosterIndex
-
-        return EdgePosterIndex(Path(settings.path), settings.collection)
     from poster_index.factory import open_index
 
     return open_index(settings)
