@@ -6,7 +6,8 @@ since speed does not depend on the weights, then measures in one run:
 - posters/s for ~500x750 JPEG posters: a bare loop (Pillow decode + model, no service),
   the model alone on pre-decoded pixels, and the gRPC service (EncodeImagesStream with
   dynamic batching and parallel decoding), all on the same posters;
-- the latency of one text query: a bare forward against EncodeText through gRPC.
+- the latency of one text query: a bare forward against EncodeText through gRPC;
+- 32 clients sending one query each at once against the same 32 queries one at a time.
 
 Measurements alternate between the paths and report medians, so that other load on the
 machine hits both alike.
@@ -119,8 +120,8 @@ async def _timed_grpc_text(client: GrpcEncoder) -> float:
 async def run(args: argparse.Namespace) -> None:
     device = resolve_device(args.device)
     on_gpu = device != "cpu"
-    count = args.count or (8192 if on_gpu else 16)
-    batch = args.batch_size or (256 if on_gpu else 8)
+    count = args.count or (8192 if on_gpu else 8)
+    batch = args.batch_size or (256 if on_gpu else 4)
     queries = args.text_queries or (200 if on_gpu else 10)
     model_dir = Path(args.model_dir) if args.model_dir else Path(tempfile.mkdtemp()) / "siglip"
     if not (model_dir / "config.json").exists():
@@ -159,15 +160,18 @@ async def run(args: argparse.Namespace) -> None:
         # One small pass of each path first: thread pools, channel and allocator warm up.
         await grpc_images(client, posters[:batch], batch)
         bare_images(runtime, posters[:batch], batch)
-        bare_s, model_s, grpc_s = [], [], []
+        seconds: dict[str, list[float]] = {"bare": [], "model": [], "grpc": []}
         for repeat in range(args.repeats):
-            # The order alternates, so that neither path always runs first.
-            if repeat % 2:
-                grpc_s.append(await grpc_images(client, posters, batch))
-            model_s.append(model_only(runtime, pixels, batch))
-            bare_s.append(bare_images(runtime, posters, batch))
-            if not repeat % 2:
-                grpc_s.append(await grpc_images(client, posters, batch))
+            # The order rotates, so that no path always runs first or last.
+            order = ["bare", "model", "grpc"]
+            for path in order[repeat % 3 :] + order[: repeat % 3]:
+                if path == "bare":
+                    seconds[path].append(bare_images(runtime, posters, batch))
+                elif path == "model":
+                    seconds[path].append(model_only(runtime, pixels, batch))
+                else:
+                    seconds[path].append(await grpc_images(client, posters, batch))
+        bare_s, model_s, grpc_s = seconds["bare"], seconds["model"], seconds["grpc"]
         bare_rate = count / statistics.median(bare_s)
         model_rate = count / statistics.median(model_s)
         grpc_rate = count / statistics.median(grpc_s)
@@ -182,6 +186,20 @@ async def run(args: argparse.Namespace) -> None:
             bare_ms.append(_timed(lambda: runtime.encode_texts([QUERY])) * 1000)
             if not query % 2:
                 grpc_ms.append(await _timed_grpc_text(client))
+        # 32 clients with one query each: served one at a time, then all at once.
+        clients = [GrpcEncoder(f"127.0.0.1:{port}", timeout_s=600) for _ in range(32)]
+        texts = [f"{QUERY} {i}" for i in range(32)]
+        start = time.perf_counter()
+        for text in texts:
+            await client.encode_texts([text])
+        serial_qps = 32 / (time.perf_counter() - start)
+        passes = runtime.forward_passes["text"]
+        start = time.perf_counter()
+        await asyncio.gather(*(c.encode_texts([t]) for c, t in zip(clients, texts, strict=True)))
+        concurrent_qps = 32 / (time.perf_counter() - start)
+        concurrent_passes = runtime.forward_passes["text"] - passes
+        for extra in clients:
+            await extra.close()
     finally:
         await client.close()
         await server.stop(0)
@@ -197,15 +215,18 @@ async def run(args: argparse.Namespace) -> None:
     print(f"text    bare forward, one query, p50        {bare_p50:10.1f} ms")
     print(f"text    gRPC EncodeText, one query, p50     {grpc_p50:10.1f} ms")
     print(f"        bare / gRPC latency = {bare_p50 / grpc_p50:.2f} ({queries} queries each)")
+    print(f"text    32 queries one after another        {serial_qps:10.2f} queries/s")
+    print(f"text    32 clients at once (dynamic batch)  {concurrent_qps:10.2f} queries/s "
+          f"in {concurrent_passes} forward passes, {concurrent_qps / serial_qps:.1f}x")  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     parser.add_argument("--dtype", default="auto", help="auto, bfloat16, float16 or float32")
-    parser.add_argument("--count", type=int, help="posters (default 16 on CPU, 8192 on GPU)")
-    parser.add_argument("--batch-size", type=int, help="posters per batch (8 CPU, 256 GPU)")
-    parser.add_argument("--repeats", type=int, default=3, help="measurements of each path")
+    parser.add_argument("--count", type=int, help="posters (default 8 on CPU, 8192 on GPU)")
+    parser.add_argument("--batch-size", type=int, help="posters per batch (4 CPU, 256 GPU)")
+    parser.add_argument("--repeats", type=int, default=5, help="measurements of each path")
     parser.add_argument("--text-queries", type=int, help="queries timed (10 CPU, 200 GPU)")
     parser.add_argument("--stream-concurrency", type=int, default=4)
     parser.add_argument("--decode-workers", type=int, help="default: every core")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
@@ -17,6 +17,14 @@ log = logging.getLogger(__name__)
 
 _JPEG_START = b"\xff\xd8\xff"
 _JPEG_END = b"\xff\xd9"
+
+
+class JpegDecoder(Protocol):
+    """Decodes whole batches of JPEG files straight to resized pixels on the model's device."""
+
+    def decode(self, files: Sequence[bytes], size: int) -> list[torch.Tensor] | None:
+        """(3, size, size) uint8 tensors, one per file, or None to leave the batch to Pillow."""
+        ...
 
 
 def load_gpu_decoder(device: str) -> GpuJpegDecoder | None:

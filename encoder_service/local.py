@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 
 from encoder_service.batcher import DynamicBatcher
-from encoder_service.gpu_decode import GpuJpegDecoder, is_complete_jpeg, load_gpu_decoder
+from encoder_service.gpu_decode import JpegDecoder, is_complete_jpeg, load_gpu_decoder
 from encoder_service.images import Header, ImageLimits, Pixels, decode, probe
 from encoder_service.model import ModelRuntime, dtype_name
 from encoder_service.settings import EncoderSettings
@@ -80,9 +80,16 @@ class LocalEncoder:
     Args:
         runtime: The loaded model.
         settings: Limits, batching and decoding settings.
+        jpeg_decoder: Decodes JPEG batches on the model's device; by default nvJPEG when
+            the model is on CUDA and torchvision is installed, else none (Pillow only).
     """
 
-    def __init__(self, runtime: ModelRuntime, settings: EncoderSettings) -> None:
+    def __init__(
+        self,
+        runtime: ModelRuntime,
+        settings: EncoderSettings,
+        jpeg_decoder: JpegDecoder | None = None,
+    ) -> None:
         self.runtime = runtime
         self._settings = settings
         self._limits = ImageLimits(settings.max_image_bytes, settings.max_image_pixels)
@@ -92,7 +99,7 @@ class LocalEncoder:
         self._decode = ThreadPoolExecutor(
             settings.decode_workers, thread_name_prefix="encoder-decode"
         )
-        self._gpu: GpuJpegDecoder | None = load_gpu_decoder(runtime.device)
+        self._gpu = jpeg_decoder or load_gpu_decoder(runtime.device)
         self._gpu_thread = ThreadPoolExecutor(1, thread_name_prefix="encoder-nvjpeg")
         wait_s = settings.max_wait_ms / 1000
         self._texts: DynamicBatcher[str] = DynamicBatcher(
@@ -178,7 +185,7 @@ class LocalEncoder:
             return await self._on_pool(images, list(range(len(images))))
         return await self._prepare_gpu(images, self._gpu)
 
-    async def _prepare_gpu(self, images: Sequence[bytes], gpu: GpuJpegDecoder) -> list[Prepared]:
+    async def _prepare_gpu(self, images: Sequence[bytes], gpu: JpegDecoder) -> list[Prepared]:
         loop = asyncio.get_running_loop()
         workers = self._settings.decode_workers
         headers = [

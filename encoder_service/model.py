@@ -83,6 +83,18 @@ def _image_preprocessing(processor: Any) -> ImagePreprocessing:
     )
 
 
+def _text_length(model: Any) -> int | None:
+    """Tokens every text is padded to: the smallest limit the checkpoint declares."""
+    limits = [
+        getattr(model[0].tokenizer, "model_max_length", None),
+        getattr(getattr(model[0].config, "text_config", None), "max_position_embeddings", None),
+        model.max_seq_length,
+    ]
+    # Tokenizers without a limit report a huge sentinel (1e30); ignore it.
+    known = [v for v in limits if isinstance(v, int) and 0 < v < 1_000_000]
+    return min(known) if known else None
+
+
 class ModelRuntime:
     """A loaded model with its preprocessing, counting its forward passes.
 
@@ -101,6 +113,11 @@ class ModelRuntime:
         self.dtype = dtype
         self.dimension = int(model.get_embedding_dimension())
         self.image = _image_preprocessing(model[0].processor)
+        length = _text_length(model)
+        text_kwargs: dict[str, Any] = {"padding": "max_length" if length else True}
+        if length:
+            text_kwargs["max_length"] = length
+        self._text_kwargs = {"text": text_kwargs}
         shape = (1, 3, 1, 1)
         self._mean = torch.tensor(self.image.mean, device=device).view(shape)
         self._std = torch.tensor(self.image.std, device=device).view(shape)
@@ -135,9 +152,7 @@ class ModelRuntime:
         """Encodes a batch of texts into (n, dimension) normalised float32 vectors."""
         # SigLIP pools the last token, so every text is padded to the full length: a
         # text's vector must not depend on the other texts it was batched with.
-        features = self._model.preprocess(
-            list(texts), processing_kwargs={"text": {"padding": "max_length"}}
-        )
+        features = self._model.preprocess(list(texts), processing_kwargs=self._text_kwargs)
         for key, value in features.items():
             if isinstance(value, torch.Tensor):
                 features[key] = value.to(self.device, non_blocking=True)

@@ -25,9 +25,6 @@ log = logging.getLogger(__name__)
 
 SERVICE_NAME = encoder_pb2.DESCRIPTOR.services_by_name["EncoderService"].full_name
 
-# Background model loads, kept referenced so that they are not garbage-collected.
-_LOADS: set[asyncio.Task[None]] = set()
-
 
 def _build(
     settings: EncoderSettings, encoder: Encoder | None
@@ -91,11 +88,10 @@ def create_server(
     if encoder is not None:
         set_serving(health_servicer, [SERVICE_NAME], True)
     else:
-        task = asyncio.get_running_loop().create_task(
+        # The servicer keeps the task referenced, so that it is not garbage-collected.
+        servicer.loading = asyncio.get_running_loop().create_task(
             _load_in_background(settings, server, servicer, health_servicer)
         )
-        _LOADS.add(task)
-        task.add_done_callback(_LOADS.discard)
     return server, port
 
 

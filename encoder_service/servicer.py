@@ -57,11 +57,15 @@ class EncoderServicer(encoder_pb2_grpc.EncoderServiceServicer):
     Args:
         encoder: The encoder, or None while the model is still loading.
         stream_concurrency: Batches of one EncodeImagesStream call encoded together.
+
+    Attributes:
+        loading: The task loading the model in the background, when there is one.
     """
 
     def __init__(self, encoder: Encoder | None, stream_concurrency: int) -> None:
         self._encoder = encoder
         self._stream_concurrency = stream_concurrency
+        self.loading: asyncio.Task[None] | None = None
 
     def attach(self, encoder: Encoder) -> None:
         """Starts answering with encoder."""
