@@ -114,8 +114,9 @@ class PosterSearch:
                 "the query is empty and no filter is set: describe a poster, "
                 "or filter by genre, year or rating"
             )
-        flt = await self._checked_filter(flt)
+        check_ranges(flt)
         model = await self._collection_model()
+        flt = await self._resolve_genres(flt)
         if not text:
             hits = await self._call_index(self._index.browse, flt, *page)
             return SearchPage(hits, model.model_id)
@@ -139,8 +140,9 @@ class PosterSearch:
         page = self._page(limit, offset)
         if not image:
             raise InvalidRequestError("the image is empty")
-        flt = await self._checked_filter(flt)
+        check_ranges(flt)
         model = await self._collection_model()
+        flt = await self._resolve_genres(flt)
         outcomes = await self._encoder_call(self._encoder.encode_images([image]))
         outcome = outcomes[0]
         if isinstance(outcome, ImageFailure):
@@ -167,8 +169,9 @@ class PosterSearch:
         page = self._page(limit, offset)
         if not movie_id:
             raise InvalidRequestError("movie_id is empty")
-        flt = await self._checked_filter(flt)
+        check_ranges(flt)
         model = await self._collection_model()
+        flt = await self._resolve_genres(flt)
         vector = await self._call_index(self._index.get_vector, movie_id)
         if vector is None:
             raise NotFoundError(f"no movie with id {movie_id!r} in the collection")
@@ -205,8 +208,7 @@ class PosterSearch:
         s = self._settings
         return check_page(limit, offset, s.default_limit, s.max_limit, s.max_offset)
 
-    async def _checked_filter(self, flt: SearchFilter) -> SearchFilter:
-        check_ranges(flt)
+    async def _resolve_genres(self, flt: SearchFilter) -> SearchFilter:
         if not flt.genres():
             return flt
         try:

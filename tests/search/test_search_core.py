@@ -236,6 +236,8 @@ async def test_an_empty_index_says_to_ingest(encoder: KeywordEncoder, tmp_path: 
     search = PosterSearch(encoder, index, SearchSettings())
     with pytest.raises(DependencyUnavailableError, match="ingest posters first"):
         await search.search("x")
+    with pytest.raises(DependencyUnavailableError, match="does not exist yet"):
+        await search.search("", SearchFilter(genres_any=("Horror",)))
     await search.check_ready()  # the service itself is up
     index.close()
 
