@@ -180,6 +180,18 @@ class PosterSearch:
         )
         return SearchPage(hits, model.model_id)
 
+    async def check_filter(self, flt: SearchFilter) -> SearchFilter:
+        """Checks a filter without searching; returns it with genres in the collection's spelling.
+
+        Raises:
+            InvalidRequestError: An empty year range, a rating off the scale, or an unknown
+                genre (the message lists the known ones).
+            DependencyUnavailableError: Qdrant cannot be reached, or there is no collection.
+        """
+        check_ranges(flt)
+        await self._collection_model()
+        return await self._resolve_genres(flt)
+
     async def genre_counts(self) -> dict[str, int]:
         """Every genre in the collection with its number of posters (briefly cached)."""
         return dict(await self._known_genres())

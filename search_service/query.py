@@ -80,10 +80,13 @@ async def ask_embedded(
                 f"there is no poster collection {index_settings.collection!r} at {where}: "
                 "ingest posters first (poster-search ingest, or poster-search demo)",
             )
+        without_model = PosterSearch(_NoEncoder(), index, settings)
         needs_encoder = ask.image is not None or (ask.similar is None and ask.query.strip())
         if not needs_encoder:
             # Browsing and similar-to-movie need no model, so none is loaded for them.
-            return await ask_core(PosterSearch(_NoEncoder(), index, settings), ask)
+            return await ask_core(without_model, ask)
+        # A bad filter is refused before the model takes seconds to load.
+        await without_model.check_filter(ask.flt)
         encoder = await open_encoder(settings, local_model_for(model, collection), device)
         try:
             return await ask_core(PosterSearch(encoder, index, settings), ask)

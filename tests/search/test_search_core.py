@@ -244,3 +244,15 @@ async def test_an_empty_index_says_to_ingest(encoder: KeywordEncoder, tmp_path: 
 
 def test_vectors_are_unit_length() -> None:
     assert np.linalg.norm(text_vector("x")) == pytest.approx(1.0)
+
+
+async def test_check_filter_spells_genres_as_stored_and_refuses_unknown(
+    search: PosterSearch, encoder: KeywordEncoder
+) -> None:
+    checked = await search.check_filter(
+        SearchFilter(genres_any=("sci-fi",), genres_none=("DRAMA",))
+    )
+    assert (checked.genres_any, checked.genres_none) == (("Sci-Fi",), ("Drama",))
+    with pytest.raises(InvalidRequestError, match="unknown genres 'Noir', 'Kaiju'; known genres"):
+        await search.check_filter(SearchFilter(genres_all=("Noir", "Kaiju")))
+    assert encoder.text_calls == []
