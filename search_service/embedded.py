@@ -8,11 +8,18 @@ collection ingested with any model (the demo's included) is searched with that m
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from poster_index.base import PosterIndex
 from poster_index.settings import IndexSettings
 from postersearch.domain import CollectionModel
-from postersearch.encoding import Encoder
+from postersearch.encoding import (
+    Encoder,
+    EncoderInfo,
+    EncoderUnavailableError,
+    ImageOutcome,
+    Vectors,
+)
 from search_service.settings import SearchSettings
 
 log = logging.getLogger(__name__)
@@ -69,3 +76,41 @@ async def open_encoder(
     encoder_settings = EncoderSettings(**overrides)  # type: ignore[arg-type]
     log.info("loading %s in-process", encoder_settings.model)
     return await open_local_encoder(encoder_settings)
+
+
+class LoadingEncoder:
+    """An Encoder that answers "unavailable" until the real one is attached.
+
+    Lets a server listen (health NOT_SERVING) while its in-process model loads, instead of
+    refusing connections for the seconds or minutes a large model takes.
+    """
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+        self._inner: Encoder | None = None
+
+    def attach(self, encoder: Encoder) -> None:
+        """From now on every call goes to encoder."""
+        self._inner = encoder
+
+    def _ready(self) -> Encoder:
+        if self._inner is None:
+            raise EncoderUnavailableError(f"the model {self._what} is still loading")
+        return self._inner
+
+    async def info(self) -> EncoderInfo:
+        """The loaded encoder's info."""
+        return await self._ready().info()
+
+    async def encode_texts(self, texts: Sequence[str]) -> Vectors:
+        """Encodes with the loaded encoder."""
+        return await self._ready().encode_texts(texts)
+
+    async def encode_images(self, images: Sequence[bytes]) -> list[ImageOutcome]:
+        """Encodes with the loaded encoder."""
+        return await self._ready().encode_images(images)
+
+    async def close(self) -> None:
+        """Closes the loaded encoder, if any."""
+        if self._inner is not None:
+            await self._inner.close()

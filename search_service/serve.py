@@ -9,20 +9,27 @@ import os
 import signal
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from poster_index.base import IndexUnavailableError, PosterIndex
 from poster_index.settings import IndexSettings
 from postersearch.domain import CollectionModel, SearchFilter
+from postersearch.encoding import Encoder
 from postersearch.metrics import start_metrics_server
 from search_service.core import PosterSearch
-from search_service.embedded import local_model_for, open_encoder, open_search_index
+from search_service.embedded import (
+    LoadingEncoder,
+    local_model_for,
+    open_encoder,
+    open_search_index,
+)
 from search_service.server import create_server
 from search_service.settings import SearchSettings
 
 log = logging.getLogger(__name__)
 
 
-async def _wait_for_stop(*watch: asyncio.Task[None]) -> None:
+async def _wait_for_stop(*watch: asyncio.Task[Any]) -> None:
     """Returns on SIGINT or SIGTERM, or when any watched task ends (it stopped itself)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -51,24 +58,51 @@ async def run_search_server(
     model: str | None = None,
     device: str | None = None,
 ) -> int:
-    """Serves SearchService until SIGTERM or SIGINT (``poster-search search-server``)."""
+    """Serves SearchService until SIGTERM or SIGINT (``poster-search search-server``).
+
+    The port answers at once; an in-process model loads meanwhile, with health
+    NOT_SERVING and searches UNAVAILABLE until it is ready.
+    """
     start_metrics_server(settings.metrics_port)
     index = await asyncio.to_thread(open_search_index, index_settings)
     collection = await asyncio.to_thread(_collection_or_none, index)
-    encoder = await open_encoder(settings, local_model_for(model, collection), device)
+    chosen = local_model_for(model, collection)
+    failed = asyncio.Event()
+    load: asyncio.Task[None] | None = None
+    encoder: Encoder
+    if settings.encoder_target:
+        encoder = await open_encoder(settings)
+    else:
+        loading = LoadingEncoder(chosen or "named by ENCODER_MODEL")
+        encoder = loading
+
+        async def load_model() -> None:
+            try:
+                loading.attach(await open_encoder(settings, chosen, device))
+            except Exception:
+                log.exception("could not load the model; stopping")
+                failed.set()
+
+        load = asyncio.create_task(load_model())
     search = PosterSearch(encoder, index, settings)
     server, port = create_server(settings, search)
     await server.start()
     log.info("search listening on %s:%d", settings.host, port)
+    failure = asyncio.create_task(failed.wait())
     try:
-        await _wait_for_stop()
+        await _wait_for_stop(failure)
         log.info("stopping: in-flight calls get %.1f s", settings.grace_s)
     finally:
+        for task in (failure, load):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await server.stop()
         await encoder.close()
         await asyncio.to_thread(index.close)
     log.info("search stopped")
-    return 0
+    return 1 if failed.is_set() else 0
 
 
 def guess_poster_roots(index: PosterIndex, sample: int = 100) -> list[Path]:

@@ -19,6 +19,7 @@ from postersearch.domain import SearchFilter
 from postersearch.encoding import OverloadedError
 from postersearch.v1 import search_pb2, search_pb2_grpc
 from search_service.core import PosterSearch
+from search_service.embedded import LoadingEncoder
 from search_service.mapping import filter_to_pb
 from search_service.server import SearchServer, create_server
 from search_service.servicer import SERVICE_NAME
@@ -258,6 +259,26 @@ async def test_health_follows_the_encoder(encoder: KeywordEncoder, index: EdgePo
             encoder.down = False
             assert await server.wait_serving(5)
             assert (await health.Check(request)).status == health_pb2.HealthCheckResponse.SERVING
+            assert len((await stub.Search(search_pb2.SearchRequest(query="x"))).hits) == 10
+    finally:
+        await server.stop(0)
+
+
+async def test_health_waits_for_a_loading_model(index: EdgePosterIndex) -> None:
+    loading = LoadingEncoder("tiny")
+    settings = SearchSettings(host="127.0.0.1", port=0)
+    server, port = create_server(settings, PosterSearch(loading, index, settings), 0.1)
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = search_pb2_grpc.SearchServiceStub(channel)
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await stub.Search(search_pb2.SearchRequest(query="x"))
+            assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert "the model tiny is still loading" in (caught.value.details() or "")
+            assert not server.serving
+            loading.attach(KeywordEncoder())
+            assert await server.wait_serving(5)
             assert len((await stub.Search(search_pb2.SearchRequest(query="x"))).hits) == 10
     finally:
         await server.stop(0)
