@@ -12,7 +12,7 @@ import json
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -165,7 +165,16 @@ async def _search_examples(
         search = PosterSearch(encoder, index, SearchSettings())
         say(f"[4/4] searches over {await asyncio.to_thread(index.count)} posters")
         first_hit: str | None = None
-        for title, text, flt in EXAMPLES:
+        known = {g.casefold() for g in await search.genre_counts()}
+        for title, text, example_filter in EXAMPLES:
+            # Another dataset may spell its genres otherwise ("Children" for "Family"): the
+            # example keeps the genres this collection has.
+            flt = replace(
+                example_filter,
+                genres_any=tuple(g for g in example_filter.genres_any if g.casefold() in known),
+            )
+            if example_filter.genres_any and not flt.genres_any:
+                continue
             say()
             say(f'{title}: "{text}"' + _describe(flt))
             try:

@@ -133,3 +133,18 @@ async def test_demo_runs_end_to_end_and_says_its_model_is_a_stand_in(tmp_path: P
     assert len(re.findall(r"^#\s+score\s+title", text, re.MULTILINE)) == 5
     assert "Posters similar to movie" in text
     assert f"--index {tmp_path / 'demo' / 'index'}" in text
+
+
+async def test_demo_over_a_given_dataset_and_local_model(
+    tiny_collection: TinyCollection, tmp_path: Path
+) -> None:
+    manifest = tiny_collection.index_dir.parent / "synth" / "manifest.jsonl"
+    options = DemoOptions(
+        dataset=manifest, model=tiny_collection.model_id, workdir=tmp_path / "d", limit=2
+    )
+    out = io.StringIO()
+    assert await run_demo(options, out) == 0
+    text = out.getvalue()
+    assert "NOT semantically meaningful" not in text, "a loadable model needs no stand-in"
+    assert f"dataset: {manifest}" in text
+    assert f"ingested {len(tiny_collection.posters)}" in text
