@@ -51,15 +51,20 @@ async def _within_deadline(
     remaining = context.time_remaining()
     if remaining is not None and remaining <= 0:
         await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed")
+    deadline = asyncio.timeout(remaining)
     try:
         # The timeout cancels the encoder call too, so a GrpcEncoder request is cut off
         # with the caller's remaining time rather than its own longer default.
-        async with asyncio.timeout(remaining):
+        async with deadline:
             return await work()
     except TimeoutError:
+        if not deadline.expired():
+            log.exception("search call timed out inside a dependency")
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "a dependency timed out")
         await context.abort(
             grpc.StatusCode.DEADLINE_EXCEEDED,
-            f"the deadline ({remaining:.3f} s left on arrival) passed before the search finished",
+            f"the deadline ({remaining or 0:.3f} s left on arrival) passed before the "
+            "search finished",
         )
     except SearchError as exc:
         await context.abort(status_of(exc), str(exc))

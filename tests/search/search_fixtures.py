@@ -18,7 +18,6 @@ import numpy as np
 from poster_index.edge import EdgePosterIndex
 from postersearch.domain import CollectionModel, Poster, PosterVector, SearchFilter
 from postersearch.encoding import (
-    EncoderError,
     EncoderInfo,
     EncoderUnavailableError,
     ImageErrorCode,
@@ -52,7 +51,7 @@ class KeywordEncoder:
 
     model_id: str = MODEL_ID
     down: bool = False
-    fail: EncoderError | None = None
+    fail: Exception | None = None
     delay_s: float = 0.0
     text_calls: list[list[str]] = field(default_factory=list)
     image_calls: int = 0

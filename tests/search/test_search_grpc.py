@@ -282,3 +282,11 @@ async def test_health_waits_for_a_loading_model(index: EdgePosterIndex) -> None:
             assert len((await stub.Search(search_pb2.SearchRequest(query="x"))).hits) == 10
     finally:
         await server.stop(0)
+
+
+async def test_an_unexpected_failure_is_internal_without_its_details(running: Running) -> None:
+    running.encoder.fail = RuntimeError("secret path /srv/models/x exploded")
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await running.stub.Search(search_pb2.SearchRequest(query="boom"))
+    assert caught.value.code() == grpc.StatusCode.INTERNAL
+    assert "secret" not in (caught.value.details() or "")
