@@ -6,8 +6,15 @@ from collections import OrderedDict
 
 import numpy as np
 import numpy.typing as npt
+from prometheus_client import Counter
 
 Vector = npt.NDArray[np.float32]
+
+QUERY_CACHE = Counter(
+    "postersearch_search_query_cache_total",
+    "Query vector look-ups of the search service, by result (hit: no model call).",
+    ["result"],
+)
 
 
 class VectorCache:
@@ -32,9 +39,11 @@ class VectorCache:
         vector = self._items.get(key)
         if vector is None:
             self.misses += 1
+            QUERY_CACHE.labels("miss").inc()
             return None
         self._items.move_to_end(key)
         self.hits += 1
+        QUERY_CACHE.labels("hit").inc()
         return vector
 
     def put(self, key: str, vector: Vector) -> None:

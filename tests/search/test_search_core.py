@@ -256,3 +256,17 @@ async def test_check_filter_spells_genres_as_stored_and_refuses_unknown(
     with pytest.raises(InvalidRequestError, match="unknown genres 'Noir', 'Kaiju'; known genres"):
         await search.check_filter(SearchFilter(genres_all=("Noir", "Kaiju")))
     assert encoder.text_calls == []
+
+
+async def test_cache_hits_and_misses_are_counted_for_metrics(search: PosterSearch) -> None:
+    from prometheus_client import REGISTRY
+
+    def count(result: str) -> float:
+        name = "postersearch_search_query_cache_total"
+        return REGISTRY.get_sample_value(name, {"result": result}) or 0.0
+
+    hits, misses = count("hit"), count("miss")
+    await search.search("counted once", limit=1)
+    await search.search("counted once", limit=1)
+    assert (count("hit") - hits, count("miss") - misses) == (1, 1)
+    assert (search.cache.hits, search.cache.misses) >= (1, 1)
