@@ -12,6 +12,13 @@ DEFAULT_MODEL = "google/siglip2-base-patch16-256"
 
 DType = Literal["auto", "bfloat16", "float16", "float32"]
 
+def _usable_cores() -> int:
+    # The cores this process may run on (a container's cpuset), not the host's count.
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
 _DTYPE_ALIASES = {"bf16": "bfloat16", "fp16": "float16", "half": "float16", "fp32": "float32"}
 
 
@@ -56,7 +63,7 @@ class EncoderSettings(BaseSettings):
     max_batch_size: int = Field(default=256, ge=1)
     max_wait_ms: float = Field(default=5.0, ge=0)
     max_queue: int = Field(default=4096, ge=1)
-    decode_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    decode_workers: int = Field(default_factory=_usable_cores, ge=1)
     stream_concurrency: int = Field(default=4, ge=1)
     max_text_chars: int = Field(default=2000, ge=1)
     max_image_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
