@@ -75,6 +75,6 @@ class GpuJpegDecoder:
                 )
                 out.append(resized.squeeze(0).round_().clamp_(0, 255).to(torch.uint8))
             return out
-        except RuntimeError as exc:
+        except Exception as exc:  # whatever nvJPEG raises, Pillow gets a second chance
             log.warning("nvJPEG refused a batch of %d (%s); using the CPU", len(files), exc)
             return None

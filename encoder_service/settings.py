@@ -12,6 +12,7 @@ DEFAULT_MODEL = "google/siglip2-base-patch16-256"
 
 DType = Literal["auto", "bfloat16", "float16", "float32"]
 
+
 def _usable_cores() -> int:
     # The cores this process may run on (a container's cpuset), not the host's count.
     if hasattr(os, "sched_getaffinity"):
