@@ -54,6 +54,7 @@ SWEEP: list[tuple[str, SearchFilter]] = [
     ("Comedy or Action, 2000-2025", SearchFilter(genres_any=("Comedy", "Action"), year_from=2000)),
     ("all of Comedy+Romance", SearchFilter(genres_all=("Comedy", "Romance"))),
     ("none of Drama, Comedy", SearchFilter(genres_none=("Drama", "Comedy"))),
+    ("none of Horror, Thriller", SearchFilter(genres_none=("Horror", "Thriller"))),
     ("rating >= 6.5", SearchFilter(min_rating=6.5)),
     ("rating >= 8", SearchFilter(min_rating=8.0)),
     (
@@ -192,6 +193,7 @@ def qdrant_defaults() -> IndexTuning:
         ef_construct=100,
         full_scan_kb=10_000,
         exact_max_points=0,
+        exact_max_points_excluding=0,
         hnsw_ef=100,
         indexing_threshold_kb=10_000,
         segments=0,

@@ -240,7 +240,7 @@ class EdgePosterIndex:
             # A narrow filter leaves HNSW's graph too sparse to walk, and exact search over
             # few posters is cheap: decide on the payload indexes' estimate of the matches.
             estimate = self._call(shard.count, edge.CountRequest(exact=False, filter=qfilter))
-            if t.use_exact(int(estimate)):
+            if t.use_exact(int(estimate), bool(flt.genres_none)):
                 return edge.SearchParams(exact=True)
         acorn = None
         if t.acorn_max_selectivity is not None and not flt.is_empty:

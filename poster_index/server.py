@@ -211,7 +211,7 @@ class ServerPosterIndex:
         if not flt.is_empty:
             # Same plan as the Edge backend: exact search when the filter is narrow.
             estimate = self._client.count(self._collection, count_filter=qfilter, exact=False)
-            if t.use_exact(estimate.count):
+            if t.use_exact(estimate.count, bool(flt.genres_none)):
                 return models.SearchParams(exact=True)
         acorn = None
         if t.acorn_max_selectivity is not None and not flt.is_empty:

@@ -22,6 +22,9 @@ class IndexTuning:
         exact_max_points: Filtered searches whose estimated number of matching posters is at
             most this are answered by exact search; wider ones by HNSW. The estimate comes
             from the payload indexes and costs microseconds.
+        exact_max_points_excluding: The same bound for filters that exclude genres: HNSW
+            adds no per-genre links for a must-not condition, so the graph over the posters
+            left breaks up sooner and exact search is worth more.
         hnsw_ef: HNSW candidate list size per query (raised to limit + offset when larger).
         acorn_max_selectivity: Filters letting through at most this fraction of a segment use
             ACORN (two-hop graph exploration) when HNSW is used; None disables ACORN.
@@ -36,14 +39,16 @@ class IndexTuning:
     payload_m: int | None = None
     full_scan_kb: int = 10_000
     exact_max_points: int = 24_000
+    exact_max_points_excluding: int = 48_000
     hnsw_ef: int = 128
     acorn_max_selectivity: float | None = None
     indexing_threshold_kb: int = 10_000
     segments: int = 0
 
-    def use_exact(self, estimated_matches: int) -> bool:
-        """Whether a filter matching about this many posters is cheaper to search exactly."""
-        return estimated_matches <= self.exact_max_points
+    def use_exact(self, estimated_matches: int, excludes_genres: bool) -> bool:
+        """Whether a filter matching about this many posters is better searched exactly."""
+        bound = self.exact_max_points_excluding if excludes_genres else self.exact_max_points
+        return estimated_matches <= bound
 
 
 DEFAULT_TUNING = IndexTuning()

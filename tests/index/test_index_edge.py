@@ -171,3 +171,11 @@ def test_reads_from_threads_while_writing(
         assert index.count() == 200
     finally:
         index.close()
+
+
+def test_exact_search_bounds() -> None:
+    tuning = IndexTuning(exact_max_points=10, exact_max_points_excluding=20)
+    assert tuning.use_exact(10, excludes_genres=False)
+    assert not tuning.use_exact(11, excludes_genres=False)
+    assert tuning.use_exact(20, excludes_genres=True)
+    assert not tuning.use_exact(21, excludes_genres=True)
