@@ -63,8 +63,13 @@ def check_same_model(recorded: CollectionModel, wanted: CollectionModel, where: 
         ModelMismatchError: The model id or the dimension differ.
     """
     if recorded != wanted:
+        held = (
+            f"model {recorded.model_id!r}"
+            if recorded.model_id
+            else "a model it does not record (it was not created by poster search)"
+        )
         raise ModelMismatchError(
-            f"{where} holds vectors of model {recorded.model_id!r} ({recorded.dimension}-d), "
+            f"{where} holds vectors of {held} ({recorded.dimension}-d), "
             f"but the caller uses {wanted.model_id!r} ({wanted.dimension}-d); "
             "use another collection or index path, or re-ingest into a fresh one"
         )

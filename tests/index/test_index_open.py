@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from index_samples import MODEL
-from qdrant_client import QdrantClient
+from qdrant_client import QdrantClient, models
 
-from poster_index.base import IndexUnavailableError
+from poster_index.base import IndexUnavailableError, ModelMismatchError
 from poster_index.edge import EdgePosterIndex
 from poster_index.factory import open_index
 from poster_index.payload import point_id
@@ -88,3 +88,14 @@ def test_server_records_model_as_collection_metadata() -> None:
 def test_point_ids_are_stable_uuids() -> None:
     assert point_id("862") == point_id("862") != point_id("863")
     assert len(point_id("862")) == 36
+
+
+def test_server_refuses_a_collection_without_model_record() -> None:
+    client = QdrantClient(location=":memory:")
+    client.create_collection(
+        "foreign",
+        vectors_config={"image": models.VectorParams(size=8, distance=models.Distance.COSINE)},
+    )
+    with pytest.raises(ModelMismatchError, match="does not record"):
+        ServerPosterIndex(client, collection="foreign").ensure_collection(MODEL)
+    client.close()
