@@ -64,6 +64,12 @@ def _error(exc: grpc.aio.AioRpcError) -> EncoderError:
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         return InvalidInputError(details)
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        if "larger than max" in details:
+            # gRPC's own message size limit: retrying the same request cannot help.
+            return InvalidInputError(
+                f"the request is too large for the encoder ({details}); send fewer or "
+                "smaller images per request"
+            )
         return OverloadedError(details)
     # UNAVAILABLE, DEADLINE_EXCEEDED, UNAUTHENTICATED, INTERNAL...: for the caller the
     # encoder cannot answer, whatever the reason; the message keeps the reason.

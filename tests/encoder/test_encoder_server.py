@@ -123,6 +123,19 @@ async def test_bad_image_requests_map_to_invalid_input(
         await client.close()
 
 
+async def test_a_request_over_the_message_limit_is_invalid_input(
+    start_server: ServerFactory,
+) -> None:
+    target, _ = await start_server(max_message_bytes=100_000)
+    client = GrpcEncoder(target)
+    try:
+        with pytest.raises(InvalidInputError, match="too large"):
+            await client.encode_images([jpeg(seed=i) + b"\x00" * 40_000 for i in range(3)])
+        assert len(await client.encode_images([jpeg()])) == 1
+    finally:
+        await client.close()
+
+
 async def test_overload_is_resource_exhausted(start_server: ServerFactory) -> None:
     target, _ = await start_server(max_queue=4)
     client = GrpcEncoder(target)
