@@ -63,15 +63,30 @@ class ImagePreprocessing:
     std: tuple[float, float, float]
 
 
-def _image_preprocessing(processor: Any) -> ImagePreprocessing:
+def image_preprocessing(processor: Any) -> ImagePreprocessing:
+    """Reads how the checkpoint's processor prepares images, refusing what we cannot match.
+
+    The service resizes and normalises images itself (faster than the processor), so it
+    accepts the SigLIP-family recipe only: squash to a square, rescale by 1/255,
+    normalise, no crop.
+
+    Raises:
+        ValueError: No image processor, or one that crops or does not resize to a square.
+    """
     image_processor = getattr(processor, "image_processor", None)
     if image_processor is None:
         raise ValueError("the model has no image processor: it cannot encode images")
-    size = image_processor.size
-    height = size.get("height") or size.get("shortest_edge")
-    width = size.get("width") or size.get("shortest_edge")
-    if height != width or not height:
-        raise ValueError(f"only square image inputs are supported, the model wants {size}")
+    size = dict(image_processor.size or {})
+    height, width = size.get("height"), size.get("width")
+    if not height or height != width or getattr(image_processor, "do_center_crop", False):
+        raise ValueError(
+            f"unsupported image preprocessing (size {size}, center crop "
+            f"{getattr(image_processor, 'do_center_crop', False)}): the encoder takes models "
+            "whose processor resizes to a square without cropping, like SigLIP"
+        )
+    rescale = getattr(image_processor, "rescale_factor", 1 / 255)
+    if not getattr(image_processor, "do_rescale", True) or abs(rescale - 1 / 255) > 1e-9:
+        raise ValueError(f"unsupported image rescaling {rescale}: the encoder assumes 1/255")
     mean = image_processor.image_mean if image_processor.do_normalize else (0.0, 0.0, 0.0)
     std = image_processor.image_std if image_processor.do_normalize else (1.0, 1.0, 1.0)
     resample = getattr(image_processor, "resample", None)
@@ -112,7 +127,7 @@ class ModelRuntime:
         self.device = device
         self.dtype = dtype
         self.dimension = int(model.get_embedding_dimension())
-        self.image = _image_preprocessing(model[0].processor)
+        self.image = image_preprocessing(model[0].processor)
         length = _text_length(model)
         text_kwargs: dict[str, Any] = {"padding": "max_length" if length else True}
         if length:

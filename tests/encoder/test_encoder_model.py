@@ -14,7 +14,13 @@ from PIL import Image
 
 from encoder_service.images import ImageLimits, decode
 from encoder_service.local import LocalEncoder
-from encoder_service.model import ModelRuntime, dtype_name, resolve_device, resolve_dtype
+from encoder_service.model import (
+    ModelRuntime,
+    dtype_name,
+    image_preprocessing,
+    resolve_device,
+    resolve_dtype,
+)
 from encoder_service.settings import EncoderSettings
 
 
@@ -107,3 +113,18 @@ def test_bfloat16_on_cpu_still_gives_unit_float32(tiny_settings: EncoderSettings
 def test_an_unknown_model_fails_to_load(tiny_settings: EncoderSettings, tmp_path: Path) -> None:
     with pytest.raises(Exception):  # noqa: B017 - whatever sentence-transformers raises
         ModelRuntime.load(tiny_settings.model_copy(update={"model": str(tmp_path / "missing")}))
+
+
+def test_processors_we_cannot_match_are_refused() -> None:
+    from types import SimpleNamespace
+
+    from transformers import CLIPImageProcessor, SiglipImageProcessor
+
+    with pytest.raises(ValueError, match="without cropping"):
+        image_preprocessing(SimpleNamespace(image_processor=CLIPImageProcessor()))
+    with pytest.raises(ValueError, match="no image processor"):
+        image_preprocessing(SimpleNamespace(tokenizer=None))
+    siglip = image_preprocessing(
+        SimpleNamespace(image_processor=SiglipImageProcessor(size={"height": 384, "width": 384}))
+    )
+    assert (siglip.size, siglip.resample) == (384, int(Image.Resampling.BICUBIC))
