@@ -63,6 +63,17 @@ class ImagePreprocessing:
     std: tuple[float, float, float]
 
 
+def _pil_filter(resample: Any) -> int:
+    """The Pillow filter a processor names (an int, a Pillow enum or a torchvision mode)."""
+    if resample is None:
+        return int(Image.Resampling.BICUBIC)
+    try:
+        return int(resample)
+    except (TypeError, ValueError):
+        name = str(getattr(resample, "name", resample)).upper()
+        return int(getattr(Image.Resampling, name, Image.Resampling.BICUBIC))
+
+
 def image_preprocessing(processor: Any) -> ImagePreprocessing:
     """Reads how the checkpoint's processor prepares images, refusing what we cannot match.
 
@@ -89,10 +100,9 @@ def image_preprocessing(processor: Any) -> ImagePreprocessing:
         raise ValueError(f"unsupported image rescaling {rescale}: the encoder assumes 1/255")
     mean = image_processor.image_mean if image_processor.do_normalize else (0.0, 0.0, 0.0)
     std = image_processor.image_std if image_processor.do_normalize else (1.0, 1.0, 1.0)
-    resample = getattr(image_processor, "resample", None)
     return ImagePreprocessing(
         size=int(height),
-        resample=int(resample if resample is not None else Image.Resampling.BICUBIC),
+        resample=_pil_filter(getattr(image_processor, "resample", None)),
         mean=(float(mean[0]), float(mean[1]), float(mean[2])),
         std=(float(std[0]), float(std[1]), float(std[2])),
     )

@@ -128,3 +128,7 @@ def test_processors_we_cannot_match_are_refused() -> None:
         SimpleNamespace(image_processor=SiglipImageProcessor(size={"height": 384, "width": 384}))
     )
     assert (siglip.size, siglip.resample) == (384, int(Image.Resampling.BICUBIC))
+    bilinear = SiglipImageProcessor(resample=Image.Resampling.BILINEAR)
+    assert image_preprocessing(SimpleNamespace(image_processor=bilinear)).resample == int(
+        Image.Resampling.BILINEAR
+    )
