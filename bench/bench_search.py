@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import os
 import statistics
 import tempfile
 import time
@@ -200,6 +201,7 @@ async def main(args: argparse.Namespace) -> None:
         started = time.perf_counter()
         index.optimize()
         built = time.perf_counter() - started
+        print(f"load average before the runs: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         print(
             f"collection: {args.count} posters x {info.dimension}-d ({args.model}, {info.device}), "
             f"Qdrant Edge; insert {inserted:.1f} s, HNSW build {built:.1f} s"
@@ -233,6 +235,7 @@ async def main(args: argparse.Namespace) -> None:
             index.close()
             await encoder.close()
     report(rows)
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
 async def components(encoder: Encoder, index: EdgePosterIndex, dimension: int) -> None:
