@@ -6,15 +6,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from index_samples import KNOWN, MODEL, unit_vector
+from index_samples import KNOWN, MODEL, IndexFactory, unit_vector
 from qdrant_client import QdrantClient
 
 from poster_index.base import PosterIndex
 from poster_index.edge import EdgePosterIndex
 from poster_index.server import ServerPosterIndex
 from postersearch.domain import Poster, PosterVector
-
-IndexFactory = Callable[[], PosterIndex]
 
 
 @pytest.fixture(params=["edge", "server"])

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
+from poster_index.base import PosterIndex
 from postersearch.domain import CollectionModel
 
 DIM = 8
@@ -33,3 +36,7 @@ def descending_query() -> list[float]:
     """A query whose cosine similarity to unit_vector(n) falls as n grows."""
     q = np.arange(DIM, 0, -1, dtype=float)
     return (q / np.linalg.norm(q)).tolist()
+
+
+IndexFactory = Callable[[], PosterIndex]
+"""Opens the test collection (again) on each call."""

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import IndexFactory
-from index_samples import DIM, KNOWN, MODEL, descending_query, unit_vector
+from index_samples import DIM, KNOWN, MODEL, IndexFactory, descending_query, unit_vector
 
 from poster_index.base import ModelMismatchError, PosterIndex
 from postersearch.domain import CollectionModel, Poster, PosterVector, SearchFilter
