@@ -118,7 +118,7 @@ class EncoderServicer(encoder_pb2_grpc.EncoderServiceServicer):
         """Answers each batch of the stream as soon as it is encoded, several at a time."""
         encoder = await self._ready(context)
         # Several batches in flight keep the model busy while the next ones decode; the
-        # semaphore stops a fast client from queueing the whole stream at once.
+        # semaphore bounds the batches read but not yet answered.
         slots = asyncio.Semaphore(self._stream_concurrency)
         answers: asyncio.Queue[object] = asyncio.Queue()
         tasks: set[asyncio.Task[None]] = set()
@@ -128,8 +128,6 @@ class EncoderServicer(encoder_pb2_grpc.EncoderServiceServicer):
                 await answers.put(await self._encode_images(encoder, request))
             except Exception as exc:
                 await answers.put(_Failed(request.sequence, exc))
-            finally:
-                slots.release()
 
         async def read_all() -> None:
             try:
@@ -151,6 +149,9 @@ class EncoderServicer(encoder_pb2_grpc.EncoderServiceServicer):
                     await _abort(context, answer.error, where)
                 assert isinstance(answer, pb.EncodeImagesResponse)
                 yield answer
+                # A slot frees only once its answer is sent: a client that stops reading
+                # stops the reading of its requests too, so answers never pile up.
+                slots.release()
         finally:
             reader.cancel()
             for task in list(tasks):
