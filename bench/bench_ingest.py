@@ -12,7 +12,7 @@ in-process encoder, and measures in the same run:
 
     python bench/bench_ingest.py                         # 80k, tiny-768 model, CPU
     python bench/bench_ingest.py --count 5000 --naive-sample 100
-    python bench/bench_ingest.py --limit 10000 --batch-size 128   # a slice of the 80k set
+    python bench/bench_ingest.py --limit 10000 --in-flight 8      # a slice of the 80k set
     python bench/bench_ingest.py --model siglip2-base-256 --device cuda --batch-size 256
 """
 
@@ -162,7 +162,7 @@ if __name__ == "__main__":
     parser.add_argument("--data", type=Path, help="synthetic set folder (default bench/out/)")
     parser.add_argument("--model", default="tiny-768", help="shape name or model folder/id")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--in-flight", type=int, default=4)
     parser.add_argument("--limit", type=int, help="ingest only the first LIMIT posters of the set")
     parser.add_argument("--naive-sample", type=int, default=300)

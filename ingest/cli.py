@@ -46,7 +46,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     index.add_argument("--qdrant-api-key", help="Qdrant server API key (QDRANT_API_KEY)")
     index.add_argument("--collection", help="collection name (QDRANT_COLLECTION)")
     run = ingest.add_argument_group("run")
-    run.add_argument("--batch-size", type=int, default=64, help="posters per encode and upsert")
+    run.add_argument("--batch-size", type=int, default=128, help="posters per encode and upsert")
     run.add_argument("--in-flight", type=int, default=4, help="batches processed at once")
     run.add_argument("--shard", type=_shard, help="i/N: only movies whose hash mod N is i")
     run.add_argument("--report", type=Path, help="JSONL file of skipped rows and posters")

@@ -112,7 +112,7 @@ class IngestOptions:
         total: Rows expected in this shard, for the ETA; counted when rows is a Sequence.
     """
 
-    batch_size: int = 64
+    batch_size: int = 128
     in_flight: int = 4
     shard: Shard | None = None
     report_path: Path | None = None
