@@ -31,9 +31,18 @@ class HashEncoder:
     can see what the worker sent and how it copes with an encoder that comes and goes.
     """
 
-    def __init__(self, model_id: str = "hash-test", dimension: int = DIMENSION) -> None:
+    def __init__(
+        self,
+        model_id: str = "hash-test",
+        dimension: int = DIMENSION,
+        max_batch_size: int = 32,
+        max_message_bytes: int = 64 * 1024 * 1024,
+    ) -> None:
         self.model_id = model_id
         self.dimension = dimension
+        self.max_batch_size = max_batch_size
+        self.max_message_bytes = max_message_bytes
+        self.batch_sizes: list[int] = []
         self.encoded = 0
         self.calls = 0
         self.unavailable_calls = 0
@@ -45,11 +54,11 @@ class HashEncoder:
             dimension=self.dimension,
             device="cpu",
             dtype="float32",
-            max_batch_size=32,
+            max_batch_size=self.max_batch_size,
             max_text_chars=2000,
             max_image_bytes=20 * 1024 * 1024,
             max_image_pixels=50_000_000,
-            max_message_bytes=64 * 1024 * 1024,
+            max_message_bytes=self.max_message_bytes,
             image_size=32,
         )
 
@@ -62,9 +71,10 @@ class HashEncoder:
         return np.stack([self._vector(t.encode()) for t in texts])
 
     async def encode_images(self, images: Sequence[bytes]) -> list[ImageOutcome]:
-        if not images or len(images) > 32:
+        if not images or len(images) > self.max_batch_size:
             raise InvalidInputError(f"{len(images)} images")
         self.calls += 1
+        self.batch_sizes.append(len(images))
         if self.unavailable_calls:
             self.unavailable_calls -= 1
             raise EncoderUnavailableError("encoder restarting")
