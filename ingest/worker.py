@@ -26,7 +26,7 @@ from typing import TypeVar
 
 from ingest.fetch import FetchFailure, FetchSettings, PosterFetcher
 from ingest.progress import Progress
-from ingest.report import IngestSummary, SkipReport
+from ingest.report import BAD_METADATA, IngestSummary, SkipReport
 from ingest.retry import DependencyDownError, IngestError, RetryPolicy, call_with_retries
 from ingest.rows import RejectedRow
 from poster_index.base import IndexUnavailableError, PosterIndex
@@ -168,7 +168,7 @@ class _Run:
                 self.summary.read += 1
                 if isinstance(row, RejectedRow):
                     self.report.rejected(row)
-                    self.summary.skipped["bad_metadata"] += 1
+                    self.summary.skipped[BAD_METADATA] += 1
                     rejected += 1
                     continue
                 batch.append(row)
