@@ -187,7 +187,8 @@ def p99(xs: list[float]) -> float:
 
 def qdrant_defaults() -> IndexTuning:
     """Qdrant's own defaults: m 16, ef_construct 100, full scan below 10,000 KB of vectors,
-    one segment per CPU, no planner of ours (searched with SearchParams(): ef = ef_construct)."""
+    one segment per CPU, no quantization, no planner of ours (searched with SearchParams():
+    ef = ef_construct)."""
     return IndexTuning(
         m=16,
         ef_construct=100,
@@ -197,6 +198,7 @@ def qdrant_defaults() -> IndexTuning:
         hnsw_ef=100,
         indexing_threshold_kb=10_000,
         segments=0,
+        int8=False,
     )
 
 
@@ -209,6 +211,8 @@ def _build_params(tuning: IndexTuning) -> tuple[object, ...]:
         tuning.full_scan_kb,
         tuning.indexing_threshold_kb,
         tuning.segments,
+        tuning.int8,
+        tuning.int8_quantile,
     )
 
 
@@ -217,8 +221,9 @@ def run_sweep(
     baseline: EdgePosterIndex | None,
     data: Dataset,
     queries: np.ndarray,
+    sweep: list[tuple[str, SearchFilter]] = SWEEP,
 ) -> None:
-    """Prints one line per filter of SWEEP and the totals over the sweep."""
+    """Prints one line per filter of the sweep and the totals over it."""
     exact = edge.SearchParams(exact=True, quantization=edge.QuantizationSearchParams(ignore=True))
     default = edge.SearchParams()
     print(
@@ -241,7 +246,7 @@ def run_sweep(
     all_cpu: list[float] = []
     for q in queries[:20]:  # warm caches and the search thread pool before timing
         index.search_with(q.tolist(), SearchFilter(), LIMIT)
-    for name, flt in SWEEP:
+    for name, flt in sweep:
         keep = mask_of(data, flt)
         hits_tuned = hits_default = total = 0
         wall: list[float] = []
@@ -292,9 +297,15 @@ def run_sweep(
     )
 
 
+def _flag(text: str) -> bool:
+    return text.lower() in ("1", "true", "yes", "on")
+
+
 def _arg_type(field: dataclasses.Field) -> Callable[[str], object]:
-    if field.name == "acorn_max_selectivity":
+    if field.name in ("acorn_max_selectivity", "int8_quantile", "oversampling"):
         return float
+    if field.name == "int8":
+        return _flag
     return int
 
 
@@ -316,6 +327,12 @@ def main() -> None:
             default=getattr(DEFAULT_TUNING, field.name),
             help=f"override IndexTuning.{field.name}",
         )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        help="run only the filters whose name contains this text (repeatable)",
+    )
     parser.add_argument(
         "--no-baseline",
         action="store_true",
@@ -340,7 +357,8 @@ def main() -> None:
             else:
                 baseline = build(data, workdir / "baseline", defaults)
         try:
-            run_sweep(index, baseline, data, queries)
+            sweep = [(n, f) for n, f in SWEEP if not args.only or any(o in n for o in args.only)]
+            run_sweep(index, baseline, data, queries, sweep)
         finally:
             index.close()
             if baseline is not None and baseline is not index:

@@ -111,6 +111,13 @@ class EdgePosterIndex:
                 full_scan_threshold=t.full_scan_kb,
                 payload_m=t.payload_m,
             ),
+            quantization_config=(
+                edge.ScalarQuantizationConfig(
+                    edge.ScalarType.Int8, quantile=t.int8_quantile, always_ram=True
+                )
+                if t.int8
+                else None
+            ),
             optimizers=edge.EdgeOptimizersConfig(
                 indexing_threshold=t.indexing_threshold_kb,
                 default_segment_number=t.segments,
@@ -236,16 +243,20 @@ class EdgePosterIndex:
         self, shard: edge.EdgeShard, flt: SearchFilter, qfilter: edge.Filter | None, page: int
     ) -> edge.SearchParams:
         t = self._tuning
+        # Quantized candidates, rescored with the original vectors (a no-op without int8).
+        quantization = edge.QuantizationSearchParams(rescore=True, oversampling=t.oversampling)
         if not flt.is_empty:
             # A narrow filter leaves HNSW's graph too sparse to walk, and exact search over
             # few posters is cheap: decide on the payload indexes' estimate of the matches.
             estimate = self._call(shard.count, edge.CountRequest(exact=False, filter=qfilter))
             if t.use_exact(int(estimate), bool(flt.genres_none)):
-                return edge.SearchParams(exact=True)
+                return edge.SearchParams(exact=True, quantization=quantization)
         acorn = None
         if t.acorn_max_selectivity is not None and not flt.is_empty:
             acorn = edge.AcornSearchParams(enable=True, max_selectivity=t.acorn_max_selectivity)
-        return edge.SearchParams(hnsw_ef=max(t.hnsw_ef, page), acorn=acorn)
+        return edge.SearchParams(
+            hnsw_ef=max(t.hnsw_ef, page), acorn=acorn, quantization=quantization
+        )
 
     def search(
         self,

@@ -76,6 +76,20 @@ def _mapped_errors(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def quantization_config(tuning: IndexTuning) -> models.ScalarQuantization | None:
+    """The collection's quantization for a Qdrant server: int8 kept in RAM, or none.
+
+    qdrant-client's local mode accepts and ignores it (it searches exactly in numpy).
+    """
+    if not tuning.int8:
+        return None
+    return models.ScalarQuantization(
+        scalar=models.ScalarQuantizationConfig(
+            type=models.ScalarType.INT8, quantile=tuning.int8_quantile, always_ram=True
+        )
+    )
+
+
 class ServerPosterIndex:
     """Posters in a collection of a Qdrant server, reached through a QdrantClient.
 
@@ -145,6 +159,7 @@ class ServerPosterIndex:
                     full_scan_threshold=t.full_scan_kb,
                     payload_m=t.payload_m,
                 ),
+                quantization_config=quantization_config(t),
                 optimizers_config=models.OptimizersConfigDiff(
                     indexing_threshold=t.indexing_threshold_kb,
                     default_segment_number=t.segments,
@@ -208,15 +223,19 @@ class ServerPosterIndex:
         self, flt: SearchFilter, qfilter: models.Filter | None, page: int
     ) -> models.SearchParams:
         t = self._tuning
+        # Same plan as the Edge backend: int8 candidates rescored with the original vectors.
+        quantization = models.QuantizationSearchParams(rescore=True, oversampling=t.oversampling)
         if not flt.is_empty:
-            # Same plan as the Edge backend: exact search when the filter is narrow.
+            # Exact search when the filter is narrow.
             estimate = self._client.count(self._collection, count_filter=qfilter, exact=False)
             if t.use_exact(estimate.count, bool(flt.genres_none)):
-                return models.SearchParams(exact=True)
+                return models.SearchParams(exact=True, quantization=quantization)
         acorn = None
         if t.acorn_max_selectivity is not None and not flt.is_empty:
             acorn = models.AcornSearchParams(enable=True, max_selectivity=t.acorn_max_selectivity)
-        return models.SearchParams(hnsw_ef=max(t.hnsw_ef, page), acorn=acorn)
+        return models.SearchParams(
+            hnsw_ef=max(t.hnsw_ef, page), acorn=acorn, quantization=quantization
+        )
 
     @_mapped_errors
     def search(

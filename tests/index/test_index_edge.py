@@ -112,12 +112,17 @@ def test_survives_kill_9_after_upsert(tmp_path: Path) -> None:
         index.close()
 
 
-def test_hnsw_search_agrees_with_exact(tmp_path: Path, make_poster: Callable[..., Poster]) -> None:
-    """With an HNSW graph built (tiny thresholds), filtered search still finds the exact top."""
+@pytest.mark.parametrize("exact_max_points", [50, 10_000], ids=["hnsw", "exact"])
+def test_hnsw_search_agrees_with_exact(
+    tmp_path: Path, make_poster: Callable[..., Poster], exact_max_points: int
+) -> None:
+    """With an HNSW graph and int8 vectors built (tiny thresholds), filtered search through
+    the graph or by a quantized scan still finds the exact top, with float32 scores."""
     rng = np.random.default_rng(7)
     vectors = rng.normal(size=(600, DIM))
     genres = [("Drama",) if i % 3 else ("Horror", "Drama") for i in range(600)]
-    tuning = IndexTuning(indexing_threshold_kb=1, full_scan_kb=1, exact_max_points=50)
+    tuning = IndexTuning(indexing_threshold_kb=1, full_scan_kb=1, exact_max_points=exact_max_points)
+    assert tuning.int8
     index = EdgePosterIndex(tmp_path, tuning=tuning)
     index.ensure_collection(MODEL)
     index.upsert(
@@ -135,6 +140,9 @@ def test_hnsw_search_agrees_with_exact(tmp_path: Path, make_poster: Callable[...
             expected = [str(i) for i in np.argsort(-scores)[:10]]
             hits = index.search(q.tolist(), SearchFilter(genres_any=("Horror",)), limit=10)
             assert [h.poster.movie_id for h in hits] == expected
+            # Rescored: the scores are the float32 cosines, not the int8 approximations.
+            best = scores[int(expected[0])] / np.linalg.norm(q)
+            assert hits[0].score == pytest.approx(best, abs=1e-5)
     finally:
         index.close()
 

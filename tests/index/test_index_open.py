@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
@@ -13,8 +14,9 @@ from poster_index.base import IndexUnavailableError, ModelMismatchError
 from poster_index.edge import EdgePosterIndex
 from poster_index.factory import open_index
 from poster_index.payload import point_id
-from poster_index.server import ServerPosterIndex
+from poster_index.server import ServerPosterIndex, quantization_config
 from poster_index.settings import IndexSettings
+from poster_index.tuning import IndexTuning
 
 # qdrant-client's local mode says, rightly, that it ignores payload indexes and HNSW settings.
 pytestmark = [
@@ -99,3 +101,26 @@ def test_server_refuses_a_collection_without_model_record() -> None:
     with pytest.raises(ModelMismatchError, match="does not record"):
         ServerPosterIndex(client, collection="foreign").ensure_collection(MODEL)
     client.close()
+
+
+@pytest.mark.parametrize("int8", [True, False], ids=["int8", "float32"])
+def test_quantization_follows_the_tuning(tmp_path: Path, int8: bool) -> None:
+    """Both backends create the collection with the tuning's int8 copy of the vectors, or none."""
+    tuning = IndexTuning(int8=int8)
+    edge_index = EdgePosterIndex(tmp_path, tuning=tuning)
+    edge_index.ensure_collection(MODEL)
+    edge_index.close()
+    edge_config = json.loads((tmp_path / "posters" / "edge_config.json").read_text())
+    assert ("quantization_config" in edge_config) == int8
+    # The server backend's config (local mode drops it, so it is checked as built).
+    server_config = quantization_config(tuning)
+    if int8:
+        assert edge_config["quantization_config"]["scalar"]["type"] == "int8"
+        assert server_config is not None
+        assert server_config.scalar.type == models.ScalarType.INT8
+        assert (
+            server_config.scalar.quantile
+            == edge_config["quantization_config"]["scalar"]["quantile"]
+        )
+    else:
+        assert server_config is None
