@@ -1,0 +1,109 @@
+"""`poster-search serve` as a user runs it: one process, three endpoints, a clean stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import httpx
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from search_fixtures import TinyCollection
+
+from postersearch.v1 import encoder_pb2, encoder_pb2_grpc, search_pb2, search_pb2_grpc
+
+STARTUP_S = 90.0
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def _wait_serving(target: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + STARTUP_S
+    with grpc.insecure_channel(target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise AssertionError(f"serve exited early with {process.returncode}")
+            try:
+                status = stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status
+                if status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.2)
+    raise AssertionError(f"{target} not SERVING within {STARTUP_S} s")
+
+
+@pytest.fixture
+def served(tiny_collection: TinyCollection, tmp_path: Path) -> Iterator[list[int]]:
+    encoder_port, search_port, http_port = _free_ports(3)
+    log = tmp_path / "serve.log"
+    command = [
+        sys.executable, "-m", "postersearch.cli", "serve",
+        "--index", str(tiny_collection.index_dir), "--model", tiny_collection.model_id,
+        "--host", "127.0.0.1", "--encoder-port", str(encoder_port),
+        "--port", str(search_port), "--http-port", str(http_port),
+    ]  # fmt: skip
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=os.environ)
+        try:
+            _wait_serving(f"127.0.0.1:{search_port}", process)
+            _wait_serving(f"127.0.0.1:{encoder_port}", process)
+            yield [encoder_port, search_port, http_port]
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=30) == 0, log.read_text()
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def test_serve_answers_on_grpc_and_http_then_stops_on_sigterm(
+    served: list[int], tiny_collection: TinyCollection
+) -> None:
+    encoder_port, search_port, http_port = served
+    titles = {p.title for p in tiny_collection.posters}
+
+    with grpc.insecure_channel(f"127.0.0.1:{search_port}") as channel:
+        response = search_pb2_grpc.SearchServiceStub(channel).Search(
+            search_pb2.SearchRequest(query="네온사인이 많은 사이버펑크 느낌", limit=5), timeout=10
+        )
+    assert len(response.hits) == 5
+    assert {hit.poster.title for hit in response.hits} <= titles
+    assert response.model_id == tiny_collection.model_id
+
+    with grpc.insecure_channel(f"127.0.0.1:{encoder_port}") as channel:
+        info = encoder_pb2_grpc.EncoderServiceStub(channel).GetInfo(
+            encoder_pb2.GetInfoRequest(), timeout=10
+        )
+    assert info.model_id == tiny_collection.model_id
+    assert info.dimension > 0
+
+    base = f"http://127.0.0.1:{http_port}"
+    page = httpx.get(f"{base}/", timeout=10)
+    assert page.status_code == 200
+    assert "<html" in page.text.lower()
+    found = httpx.get(f"{base}/api/search", params={"query": "dark red horror"}, timeout=10)
+    assert found.status_code == 200, found.text
+    assert {hit["poster"]["title"] for hit in found.json()["hits"]} <= titles
+    refused = httpx.get(
+        f"{base}/api/search", params={"query": "x", "year_from": 2000, "year_to": 1990}, timeout=10
+    )
+    assert refused.status_code == 400
+    assert "year" in refused.json()["error"]
