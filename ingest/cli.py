@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -36,7 +37,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     ingest.add_argument("--poster-base-url", help="TMDB: base URL for poster_path")
     encoder = ingest.add_argument_group("encoder (in-process unless --encoder is given)")
     encoder.add_argument("--encoder", metavar="HOST:PORT", help="encoder service to call")
-    encoder.add_argument("--encoder-api-key", help="API key of the encoder service")
+    encoder.add_argument(
+        "--encoder-api-key",
+        # From the environment by default, so the key stays out of the process list.
+        default=os.environ.get("ENCODER_API_KEY") or None,
+        help="API key of the encoder service (ENCODER_API_KEY)",
+    )
     encoder.add_argument("--model", help="in-process model id or folder (env ENCODER_MODEL)")
     encoder.add_argument("--device", help="in-process device: auto, cpu, cuda (ENCODER_DEVICE)")
     index = ingest.add_argument_group("index (defaults from QDRANT_* environment variables)")
