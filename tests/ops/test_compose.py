@@ -205,7 +205,9 @@ def test_service_commands_are_real_cli_commands(resolve_compose: ResolveCompose)
     assert args.command == "ingest"
     assert args.dataset == Path("/dataset")
     assert args.encoder == "dns:///encoder:6001"
-    assert args.encoder_api_key == "k"
+    # The key travels in the environment, never in the process arguments.
+    assert ingest["environment"]["ENCODER_API_KEY"] == "k"
+    assert not any(part.rsplit("=", 1)[-1] == "k" for part in ingest["entrypoint"])
     assert args.cache_dir == Path("/data/poster-cache")
     # `docker compose run --rm ingest DATASET OPTIONS` keeps the wiring and adds the rest.
     args = _parse([*ingest["entrypoint"], "/dataset/movies.jsonl", "--shard", "1/3"])
@@ -213,9 +215,15 @@ def test_service_commands_are_real_cli_commands(resolve_compose: ResolveCompose)
     assert (args.shard.index, args.shard.count) == (1, 3)
 
 
-def test_ingest_sends_no_key_when_the_encoder_has_none(resolve_compose: ResolveCompose) -> None:
+def test_ingest_reads_the_encoder_key_from_its_environment(
+    resolve_compose: ResolveCompose, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ingest = resolve_compose(profiles=("ingest",))["services"]["ingest"]
-    assert not _parse([*ingest["entrypoint"], *ingest["command"]]).encoder_api_key
+    argv = [*ingest["entrypoint"], *ingest["command"]]
+    monkeypatch.setenv("ENCODER_API_KEY", ingest["environment"]["ENCODER_API_KEY"])
+    assert not _parse(argv).encoder_api_key, "no key when the encoder has none"
+    monkeypatch.setenv("ENCODER_API_KEY", "s3cret")
+    assert _parse(argv).encoder_api_key == "s3cret"
 
 
 def test_state_lives_in_named_volumes(resolve_compose: ResolveCompose) -> None:
