@@ -34,19 +34,14 @@ from ingest.synth import generate_synthetic
 from ingest.worker import IngestOptions, run_ingest
 from poster_index.edge import EdgePosterIndex
 from postersearch.domain import CollectionModel, Poster, PosterVector, SearchFilter
-from postersearch.random_siglip import SHAPES, build_random_siglip
+from postersearch.random_siglip import model_or_random
 
 OUT = Path(__file__).resolve().parent / "out"
 
 
 def model_path(name: str) -> str:
-    """A folder for a shape name (built once with random weights), else name as given."""
-    if name not in SHAPES:
-        return name
-    folder = OUT / "models" / name
-    if not (folder / "config.json").is_file():
-        build_random_siglip(folder, SHAPES[name])
-    return str(folder)
+    """A folder for a random SigLIP shape name (built once), else name as given."""
+    return model_or_random(name, OUT / "models")
 
 
 async def naive(encoder: LocalEncoder, posters: list[Poster], index_dir: Path) -> list[float]:

@@ -38,7 +38,7 @@ from encoder_service.settings import EncoderSettings
 from poster_index.edge import EdgePosterIndex
 from postersearch.domain import CollectionModel, Poster, PosterVector, SearchFilter
 from postersearch.encoding import Encoder
-from postersearch.random_siglip import SHAPES, build_random_siglip
+from postersearch.random_siglip import model_or_random
 from postersearch.v1 import search_pb2, search_pb2_grpc
 from search_service.core import PosterSearch
 from search_service.mapping import filter_to_pb
@@ -63,12 +63,7 @@ WORDS = ["dark", "red", "neon", "city", "face", "rain", "space", "forest", "fami
 
 def model_path(name: str) -> str:
     """A folder for a random SigLIP shape name (built once), else name as given."""
-    if name not in SHAPES:
-        return name
-    folder = OUT / "models" / name
-    if not (folder / "config.json").is_file():
-        build_random_siglip(folder, SHAPES[name])
-    return str(folder)
+    return model_or_random(name, OUT / "models")
 
 
 def texts(tag: str, n: int) -> list[str]:

@@ -145,3 +145,17 @@ def build_random_siglip(out_dir: str | Path, shape: SiglipShape = TINY, seed: in
     model.save_pretrained(out)
     processor.save_pretrained(out)
     return out
+
+
+def model_or_random(name: str, cache_root: str | Path) -> str:
+    """Resolves a model argument that may name a random shape (see SHAPES).
+
+    A shape name is built once with random weights under ``cache_root/<name>`` and reused;
+    anything else (a hub id or a local folder) is returned as given.
+    """
+    if name not in SHAPES:
+        return name
+    folder = Path(cache_root) / name
+    if not (folder / "config.json").is_file():
+        build_random_siglip(folder, SHAPES[name])
+    return str(folder)
