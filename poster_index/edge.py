@@ -35,6 +35,9 @@ _EDGE_CONFIG_FILE = "edge_config.json"
 # Enough for every genre of any real dataset (TMDB has 20, MovieLens 20).
 _MAX_GENRES = 10_000
 _RETRIEVE_CHUNK = 1_000
+# Edge merges segments when there are more than this many; the segments cut by
+# `IndexTuning.segment_points` must stay apart (64 x 40,000 posters is 2.5 million).
+_MERGE_ABOVE_SEGMENTS = 64
 
 _PAYLOAD_INDEXES: tuple[tuple[str, edge.PayloadSchemaType], ...] = (
     (FIELD_GENRES, edge.PayloadSchemaType.Keyword),
@@ -120,7 +123,7 @@ class EdgePosterIndex:
             ),
             optimizers=edge.EdgeOptimizersConfig(
                 indexing_threshold=t.indexing_threshold_kb,
-                default_segment_number=t.segments,
+                default_segment_number=_MERGE_ABOVE_SEGMENTS if t.segment_points else 0,
             ),
         )
         try:
@@ -201,6 +204,28 @@ class EdgePosterIndex:
             except Exception as exc:
                 raise PosterIndexError(f"Edge upsert failed: {exc}") from exc
             self._dirty = True
+            cut = self._tuning.segment_points
+            if cut and self._unindexed(shard) >= cut:
+                self._optimize(shard)
+
+    @staticmethod
+    def _unindexed(shard: edge.EdgeShard) -> int:
+        """Posters written since the last graph build (they wait in the appendable segment)."""
+        info = shard.info()
+        return int(info.points_count) - int(info.indexed_vectors_count)
+
+    def _optimize(self, shard: edge.EdgeShard) -> bool:
+        try:
+            changed = shard.optimize()
+            shard.flush()
+        except Exception as exc:
+            raise PosterIndexError(f"Edge optimize failed: {exc}") from exc
+        self._dirty = False
+        return bool(changed)
+
+    def segment_count(self) -> int:
+        """Number of segments in the shard, the appendable one included."""
+        return int(self._call(self._ready().info).segments_count)
 
     def optimize(self) -> bool:
         """Builds the HNSW graph and merges segments; blocks until done.
@@ -209,14 +234,7 @@ class EdgePosterIndex:
             True when anything was optimized.
         """
         with self._lock:
-            shard = self._ready()
-            try:
-                changed = shard.optimize()
-                shard.flush()
-            except Exception as exc:
-                raise PosterIndexError(f"Edge optimize failed: {exc}") from exc
-            self._dirty = False
-            return changed
+            return self._optimize(self._ready())
 
     def existing_ids(self, movie_ids: Iterable[str]) -> set[str]:
         """The subset of movie_ids already stored."""

@@ -30,10 +30,16 @@ class IndexTuning:
             ACORN (two-hop graph exploration) when HNSW is used; None disables ACORN.
         indexing_threshold_kb: Segments with less vector data than this stay un-indexed and
             are searched exactly.
-        segments: Target number of segments after optimization (0: Qdrant's default, one per
-            CPU). Segments are searched in parallel, each with the full ef.
+        segments: Server: the collection's target number of segments (0: Qdrant's default,
+            one per CPU).
+        segment_points: Edge: an upsert that leaves more than this many posters outside the
+            HNSW graph builds their graph then, so the collection is cut into segments of
+            about this size. Edge searches its segments in parallel, one thread each, so an
+            80k collection on 2 CPUs answers exact searches twice as fast as from one
+            segment. 0 leaves segmentation to Qdrant (one segment per optimize).
         int8: Keep an int8 scalar-quantized copy of the vectors in RAM (built with the
-            collection) and search it first: exact and HNSW search read a quarter of the bytes.
+            collection) and walk the HNSW graph over it: a quarter of the bytes (exact search
+            reads the float32 vectors).
         int8_quantile: Quantile of the vector components mapped onto the int8 range.
         oversampling: With int8, how many times `limit + offset` candidates the quantized
             search keeps; those are rescored with the float32 vectors, so the answer's order
@@ -46,10 +52,11 @@ class IndexTuning:
     full_scan_kb: int = 10_000
     exact_max_points: int = 24_000
     exact_max_points_excluding: int = 48_000
-    hnsw_ef: int = 192
+    hnsw_ef: int = 128
     acorn_max_selectivity: float | None = None
     indexing_threshold_kb: int = 10_000
     segments: int = 0
+    segment_points: int = 40_000
     int8: bool = True
     int8_quantile: float = 0.99
     oversampling: float = 3.0

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import qdrant_edge as edge
 from index_samples import DIM, MODEL, unit_vector
 
 from poster_index.base import IndexUnavailableError, ModelMismatchError
@@ -20,6 +21,8 @@ from poster_index.edge import EdgePosterIndex
 from poster_index.model_record import MODEL_RECORD_NAME
 from poster_index.tuning import IndexTuning
 from postersearch.domain import Poster, PosterVector, SearchFilter
+
+EXACT = edge.SearchParams(exact=True)
 
 
 def test_reopens_from_disk_after_close(tmp_path: Path, make_poster: Callable[..., Poster]) -> None:
@@ -143,6 +146,38 @@ def test_hnsw_search_agrees_with_exact(
             # Rescored: the scores are the float32 cosines, not the int8 approximations.
             best = scores[int(expected[0])] / np.linalg.norm(q)
             assert hits[0].score == pytest.approx(best, abs=1e-5)
+    finally:
+        index.close()
+
+
+def test_upserts_cut_the_collection_into_segments(
+    tmp_path: Path, make_poster: Callable[..., Poster]
+) -> None:
+    """Every segment_points posters written get their own indexed segment, which later
+    optimizes do not merge; searches over the segments still find the exact top."""
+    rng = np.random.default_rng(11)
+    vectors = rng.normal(size=(250, DIM))
+    tuning = IndexTuning(indexing_threshold_kb=1, segment_points=100)
+    index = EdgePosterIndex(tmp_path, tuning=tuning)
+    index.ensure_collection(MODEL)
+    try:
+        for start in range(0, 250, 50):
+            index.upsert(
+                [
+                    PosterVector(make_poster(movie_id=str(i)), vectors[i].tolist())
+                    for i in range(start, start + 50)
+                ]
+            )
+        # Two full segments of 100 were built during the upserts, beside the appendable one.
+        assert index.segment_count() == 3
+        index.optimize()
+        assert index.segment_count() >= 3
+        assert index.count() == 250
+        normed = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        for q in rng.normal(size=(3, DIM)):
+            expected = [str(i) for i in np.argsort(-(normed @ q))[:10]]
+            hits = index.search_with(q.tolist(), SearchFilter(), 10, params=EXACT)
+            assert [h.poster.movie_id for h in hits] == expected
     finally:
         index.close()
 
