@@ -71,6 +71,16 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="in-process encoder device: auto, cpu, cuda, mps")
 
 
+def _add_poster_root_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--poster-root",
+        action="append",
+        type=Path,
+        help="folder whose poster files the page may show (repeatable; default: the "
+        "folder holding the collection's posters)",
+    )
+
+
 def index_settings_from(args: argparse.Namespace) -> Any:
     """IndexSettings from QDRANT_* variables, overridden by --index/--qdrant-url/--collection."""
     from poster_index.settings import IndexSettings
@@ -127,7 +137,9 @@ def add_commands(subparsers: Any) -> None:
     _add_model_options(p)
     p.set_defaults(func=search_command)
 
-    p = subparsers.add_parser("search-server", help="run the search gRPC service")
+    p = subparsers.add_parser(
+        "search-server", help="run the search gRPC service (and, with --http-port, the web page)"
+    )
     p.add_argument("--host", help="interface to bind (SEARCH_HOST, 0.0.0.0)")
     p.add_argument("--port", type=int, help="gRPC port (SEARCH_PORT, 50052)")
     p.add_argument(
@@ -137,6 +149,12 @@ def add_commands(subparsers: Any) -> None:
         "without it the model runs in-process",
     )
     p.add_argument("--encoder-api-key", help="encoder service key (SEARCH_ENCODER_API_KEY)")
+    p.add_argument(
+        "--http-port",
+        type=int,
+        help="also serve the web page and JSON API on this port (off unless given)",
+    )
+    _add_poster_root_option(p)
     _add_index_options(p)
     _add_model_options(p)
     p.set_defaults(func=search_server_command)
@@ -149,13 +167,7 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--port", type=int, help="search gRPC port (SEARCH_PORT, 50052)")
     p.add_argument("--encoder-port", type=int, default=50051, help="encoder gRPC port")
     p.add_argument("--http-port", type=int, help="web page port (SEARCH_HTTP_PORT, 8080)")
-    p.add_argument(
-        "--poster-root",
-        action="append",
-        type=Path,
-        help="folder whose poster files the page may show (repeatable; default: the "
-        "folder holding the collection's posters)",
-    )
+    _add_poster_root_option(p)
     _add_index_options(p)
     _add_model_options(p)
     p.set_defaults(func=serve_command)
@@ -238,7 +250,12 @@ def search_server_command(args: argparse.Namespace) -> int:
 
     return asyncio.run(
         run_search_server(
-            search_settings_from(args), index_settings_from(args), args.model, args.device
+            search_settings_from(args),
+            index_settings_from(args),
+            args.model,
+            args.device,
+            web=args.http_port is not None,
+            poster_roots=args.poster_root or (),
         )
     )
 

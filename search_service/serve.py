@@ -52,16 +52,42 @@ def _collection_or_none(index: PosterIndex) -> CollectionModel | None:
         return None
 
 
+async def _start_web(
+    search: PosterSearch, index: PosterIndex, settings: SearchSettings, roots: Sequence[Path]
+) -> tuple[asyncio.Task[None], list[Path]]:
+    """Starts the web page and JSON API over search; returns its task and poster roots."""
+    from web_ui.app import create_app, serve_http
+
+    chosen = list(roots) or await asyncio.to_thread(guess_poster_roots, index)
+    app = create_app(search, chosen)
+    return asyncio.create_task(serve_http(app, settings.host, settings.http_port)), chosen
+
+
+async def _stop(task: asyncio.Task[Any] | None) -> None:
+    if task is not None and not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def _page_address(settings: SearchSettings) -> str:
+    host = "localhost" if settings.host in {"0.0.0.0", "::"} else settings.host
+    return f"http://{host}:{settings.http_port}/"
+
+
 async def run_search_server(
     settings: SearchSettings,
     index_settings: IndexSettings,
     model: str | None = None,
     device: str | None = None,
+    web: bool = False,
+    poster_roots: Sequence[Path] = (),
 ) -> int:
     """Serves SearchService until SIGTERM or SIGINT (``poster-search search-server``).
 
     The port answers at once; an in-process model loads meanwhile, with health
-    NOT_SERVING and searches UNAVAILABLE until it is ready.
+    NOT_SERVING and searches UNAVAILABLE until it is ready. With web, the web page and
+    JSON API answer on ``settings.http_port`` too, over the same search.
     """
     start_metrics_server(settings.metrics_port)
     index = await asyncio.to_thread(open_search_index, index_settings)
@@ -89,15 +115,20 @@ async def run_search_server(
     await server.start()
     log.info("search listening on %s:%d", settings.host, port)
     failure = asyncio.create_task(failed.wait())
+    http: asyncio.Task[None] | None = None
     try:
-        await _wait_for_stop(failure)
+        if web:
+            http, roots = await _start_web(search, index, settings, poster_roots)
+            log.info(
+                "web page %s (posters from %s)",
+                _page_address(settings),
+                ", ".join(str(r) for r in roots) or "nowhere",
+            )
+        await _wait_for_stop(failure, *([http] if http is not None else []))
         log.info("stopping: in-flight calls get %.1f s", settings.grace_s)
     finally:
-        for task in (failure, load):
-            if task is not None and not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        for task in (http, failure, load):
+            await _stop(task)
         await server.stop()
         await encoder.close()
         await asyncio.to_thread(index.close)
@@ -140,7 +171,6 @@ async def run_serve(
     """
     from encoder_service.server import create_server as create_encoder_server
     from encoder_service.settings import EncoderSettings
-    from web_ui.app import create_app, serve_http
 
     start_metrics_server(settings.metrics_port)
     index = await asyncio.to_thread(open_search_index, index_settings)
@@ -154,24 +184,19 @@ async def run_serve(
     search_server, search_port = create_server(settings, search)
     await encoder_server.start()
     await search_server.start()
-    roots = list(poster_roots) or await asyncio.to_thread(guess_poster_roots, index)
-    app = create_app(search, roots)
-    http = asyncio.create_task(serve_http(app, settings.host, settings.http_port))
+    http, roots = await _start_web(search, index, settings, poster_roots)
     log.info(
-        "serving: encoder gRPC :%d, search gRPC :%d, web page http://%s:%d/ (posters from %s)",
+        "serving: encoder gRPC :%d, search gRPC :%d, web page %s (posters from %s)",
         bound_encoder_port,
         search_port,
-        "localhost" if settings.host in {"0.0.0.0", "::"} else settings.host,
-        settings.http_port,
+        _page_address(settings),
         ", ".join(str(r) for r in roots) or "nowhere",
     )
     try:
         await _wait_for_stop(http)
         log.info("stopping: in-flight calls get %.1f s", settings.grace_s)
     finally:
-        http.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await http
+        await _stop(http)
         await search_server.stop()
         await encoder_server.stop(settings.grace_s)
         await encoder.close()

@@ -161,13 +161,35 @@ def test_encoder_publishes_no_host_port_so_it_can_scale(compose: dict[str, Any])
     assert "ports" not in compose["services"]["encoder"]
 
 
+def _published(services: dict[str, Any]) -> dict[int, str]:
+    return {int(p["target"]): p["host_ip"] for s in services.values() for p in s.get("ports", [])}
+
+
 def test_published_ports_bind_to_localhost_unless_told(resolve_compose: ResolveCompose) -> None:
-    services = resolve_compose()["services"]
-    published = [p for s in services.values() for p in s.get("ports", [])]
-    assert {int(p["target"]) for p in published} == {6333, 6334, 50052}
-    assert all(p["host_ip"] == "127.0.0.1" for p in published)
-    services = resolve_compose(env={"PUBLISH_ADDRESS": "0.0.0.0"})["services"]
-    assert all(p["host_ip"] == "0.0.0.0" for s in services.values() for p in s.get("ports", []))
+    published = _published(resolve_compose()["services"])
+    assert set(published) == {6333, 6334, 50052, 8080}
+    assert set(published.values()) == {"127.0.0.1"}
+    published = _published(resolve_compose(env={"PUBLISH_ADDRESS": "0.0.0.0"})["services"])
+    # The web page has no API key: opening the keyed APIs to the network leaves it local.
+    assert published.pop(8080) == "127.0.0.1"
+    assert set(published.values()) == {"0.0.0.0"}
+    published = _published(resolve_compose(env={"WEB_PUBLISH_ADDRESS": "0.0.0.0"})["services"])
+    assert published[8080] == "0.0.0.0"
+
+
+def test_search_serves_the_web_page_with_the_dataset_posters(
+    resolve_compose: ResolveCompose,
+) -> None:
+    search = resolve_compose(env={"DATASET_DIR": "/srv/posters", "WEB_PORT": "9000"})["services"][
+        "search"
+    ]
+    args = _parse(["poster-search", *search["command"]])
+    assert args.http_port == 8080
+    assert args.poster_root == [Path("/dataset")]
+    assert any(p["target"] == 8080 and p["published"] == "9000" for p in search["ports"])
+    # The ingest job stores the posters' paths under /dataset; the page finds them there.
+    (volume,) = [v for v in search["volumes"] if v["target"] == "/dataset"]
+    assert (volume["source"], volume["read_only"]) == ("/srv/posters", True)
 
 
 def test_ingest_is_a_one_shot_job_under_a_profile(resolve_compose: ResolveCompose) -> None:

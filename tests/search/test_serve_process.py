@@ -107,3 +107,44 @@ def test_serve_answers_on_grpc_and_http_then_stops_on_sigterm(
     )
     assert refused.status_code == 400
     assert "year" in refused.json()["error"]
+
+
+@pytest.fixture
+def search_server_with_page(tiny_collection: TinyCollection, tmp_path: Path) -> Iterator[list[int]]:
+    search_port, http_port = _free_ports(2)
+    log = tmp_path / "search-server.log"
+    command = [
+        sys.executable, "-m", "postersearch.cli", "search-server",
+        "--index", str(tiny_collection.index_dir), "--model", tiny_collection.model_id,
+        "--host", "127.0.0.1", "--port", str(search_port), "--http-port", str(http_port),
+    ]  # fmt: skip
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=os.environ)
+        try:
+            _wait_serving(f"127.0.0.1:{search_port}", process)
+            yield [search_port, http_port]
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=30) == 0, log.read_text()
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def test_search_server_serves_the_web_page_when_given_a_port(
+    search_server_with_page: list[int], tiny_collection: TinyCollection
+) -> None:
+    """The docker-compose stack's web page: search-server --http-port, one search for both."""
+    _, http_port = search_server_with_page
+    titles = {p.title for p in tiny_collection.posters}
+    base = f"http://127.0.0.1:{http_port}"
+    assert httpx.get(f"{base}/", timeout=10).status_code == 200
+    found = httpx.get(f"{base}/api/search", params={"query": "blue sky", "limit": 3}, timeout=10)
+    assert found.status_code == 200, found.text
+    hits = found.json()["hits"]
+    assert len(hits) == 3
+    assert {hit["poster"]["title"] for hit in hits} <= titles
+    # The posters' folder was found from the collection, so their files are served.
+    image = httpx.get(base + hits[0]["poster"]["image_url"], timeout=10)
+    assert image.status_code == 200
+    assert image.headers["content-type"].startswith("image/")
