@@ -28,4 +28,9 @@ def open_index(settings: IndexSettings) -> PosterIndex:
         api_key=settings.api_key,
         timeout=settings.timeout_s,
     )
-    return ServerPosterIndex(client, collection=settings.collection)
+    return ServerPosterIndex(
+        client,
+        collection=settings.collection,
+        shard_number=settings.shard_number,
+        replication_factor=settings.replication_factor,
+    )

@@ -102,6 +102,8 @@ class ServerPosterIndex:
         client: QdrantClient,
         collection: str = DEFAULT_COLLECTION,
         tuning: IndexTuning = DEFAULT_TUNING,
+        shard_number: int | None = None,
+        replication_factor: int | None = None,
     ) -> None:
         """Wraps a client; nothing is sent until the first call.
 
@@ -109,10 +111,14 @@ class ServerPosterIndex:
             client: A connected client (server URL, or ":memory:"/path for local mode).
             collection: Collection name.
             tuning: HNSW build and query parameters.
+            shard_number: Shards of the collection if this creates it (None: the server's).
+            replication_factor: Copies of each shard if this creates the collection.
         """
         self._client = client
         self._collection = collection
         self._tuning = tuning
+        self._shard_number = shard_number
+        self._replication_factor = replication_factor
         self._lock = threading.Lock()
         self._model: CollectionModel | None = None
 
@@ -165,6 +171,8 @@ class ServerPosterIndex:
                     default_segment_number=t.segments,
                 ),
                 metadata={_META_MODEL_ID: model.model_id, _META_DIMENSION: model.dimension},
+                shard_number=self._shard_number,
+                replication_factor=self._replication_factor,
             )
             # Before any point, so HNSW builds on the server add links per genre.
             for field, schema in _PAYLOAD_INDEXES:

@@ -40,6 +40,46 @@ def test_settings_come_from_qdrant_env(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
+def test_empty_variables_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `.env` lists QDRANT_SHARD_NUMBER= empty; it must read as "the server's default".
+    monkeypatch.setenv("QDRANT_SHARD_NUMBER", "")
+    monkeypatch.setenv("QDRANT_REPLICATION_FACTOR", "2")
+    settings = IndexSettings()
+    assert (settings.shard_number, settings.replication_factor) == (None, 2)
+    monkeypatch.setenv("QDRANT_SHARD_NUMBER", "0")
+    with pytest.raises(ValueError, match="shard_number"):
+        IndexSettings()
+
+
+def test_factory_creates_server_collections_with_the_shard_layout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """QDRANT_SHARD_NUMBER and QDRANT_REPLICATION_FACTOR reach Qdrant's create call."""
+    created: list[dict[str, object]] = []
+
+    class RecordingClient(QdrantClient):
+        # Local mode keeps no shard layout to read back, so the create call is recorded on
+        # its way into a real local-mode Qdrant.
+        def create_collection(self, *args: object, **kwargs: object) -> bool:  # type: ignore[override]
+            created.append(kwargs)
+            return super().create_collection(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(
+        "poster_index.factory.QdrantClient", lambda **_: RecordingClient(":memory:")
+    )
+    settings = IndexSettings(backend="server", shard_number=6, replication_factor=2)
+    index = open_index(settings)
+    assert isinstance(index, ServerPosterIndex)
+    index.ensure_collection(MODEL)
+    index.ensure_collection(MODEL)  # the second call finds the collection and creates nothing
+    try:
+        (kwargs,) = created
+        assert (kwargs["shard_number"], kwargs["replication_factor"]) == (6, 2)
+        assert index.collection_model() == MODEL
+    finally:
+        index.close()
+
+
 def test_factory_opens_edge_under_path(tmp_path: Path) -> None:
     index = open_index(IndexSettings(backend="edge", path=str(tmp_path), collection="c1"))
     try:

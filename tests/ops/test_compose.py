@@ -265,3 +265,27 @@ def test_app_services_log_json_with_rotation(resolve_compose: ResolveCompose) ->
         assert options["max-size"] and options["max-file"], name
     for name in APP_SERVICES:
         assert services[name]["environment"]["POSTER_SEARCH_LOG_JSON"] == "1", name
+
+
+def test_cluster_ingest_creates_a_sharded_replicated_collection(
+    resolve_compose: ResolveCompose, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from poster_index.settings import IndexSettings
+
+    files = ("docker-compose.yml", "docker-compose.cluster.yml")
+    environment = resolve_compose(files, ("ingest",))["services"]["ingest"]["environment"]
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    settings = IndexSettings()
+    # Six shards over three nodes, each on two of them: losing a node loses no poster.
+    assert (settings.backend, settings.shard_number, settings.replication_factor) == (
+        "server",
+        6,
+        2,
+    )
+    # Outside the cluster override the server's defaults stay (.env lists them empty).
+    plain = resolve_compose(profiles=("ingest",))["services"]["ingest"]["environment"]
+    for name, value in plain.items():
+        monkeypatch.setenv(name, value)
+    settings = IndexSettings()
+    assert (settings.shard_number, settings.replication_factor) == (None, None)
