@@ -53,7 +53,9 @@ class EdgePosterIndex:
     Durability: every upsert batch is written to the shard's write-ahead log and flushed
     before upsert returns, so a process killed at any moment (kill -9) reopens the shard with
     every batch whose upsert returned. The HNSW graph is built by `optimize()`, which `close()`
-    runs when this process wrote anything; until then new posters are searched exactly.
+    runs when this process wrote anything, and by the upsert that leaves
+    `tuning.segment_points` posters outside the graph (that segment's graph, before it
+    returns); until then new posters are searched exactly.
 
     Reads may come from several threads at once; writes, optimize and close are serialised.
     """

@@ -70,6 +70,14 @@ async def _stop(task: asyncio.Task[Any] | None) -> None:
             await task
 
 
+def _failed(task: asyncio.Task[Any] | None) -> bool:
+    """Whether task ended by itself with an error (logged here)."""
+    if task is None or not task.done() or task.cancelled() or task.exception() is None:
+        return False
+    log.error("the web page stopped: %s", task.exception())
+    return True
+
+
 def _page_address(settings: SearchSettings) -> str:
     host = "localhost" if settings.host in {"0.0.0.0", "::"} else settings.host
     return f"http://{host}:{settings.http_port}/"
@@ -125,6 +133,8 @@ async def run_search_server(
                 ", ".join(str(r) for r in roots) or "nowhere",
             )
         await _wait_for_stop(failure, *([http] if http is not None else []))
+        if _failed(http):
+            failed.set()
         log.info("stopping: in-flight calls get %.1f s", settings.grace_s)
     finally:
         for task in (http, failure, load):
@@ -192,8 +202,10 @@ async def run_serve(
         _page_address(settings),
         ", ".join(str(r) for r in roots) or "nowhere",
     )
+    web_failed = False
     try:
         await _wait_for_stop(http)
+        web_failed = _failed(http)
         log.info("stopping: in-flight calls get %.1f s", settings.grace_s)
     finally:
         await _stop(http)
@@ -202,4 +214,4 @@ async def run_serve(
         await encoder.close()
         await asyncio.to_thread(index.close)
     log.info("stopped")
-    return 0
+    return 1 if web_failed else 0

@@ -148,3 +148,27 @@ def test_search_server_serves_the_web_page_when_given_a_port(
     image = httpx.get(base + hits[0]["poster"]["image_url"], timeout=10)
     assert image.status_code == 200
     assert image.headers["content-type"].startswith("image/")
+
+
+def test_search_server_stops_with_an_error_when_the_page_cannot_listen(
+    tiny_collection: TinyCollection, tmp_path: Path
+) -> None:
+    (search_port,) = _free_ports(1)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        http_port = taken.getsockname()[1]
+        command = [
+            sys.executable, "-m", "postersearch.cli", "search-server",
+            "--index", str(tiny_collection.index_dir), "--model", tiny_collection.model_id,
+            "--host", "127.0.0.1", "--port", str(search_port), "--http-port", str(http_port),
+        ]  # fmt: skip
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=STARTUP_S,
+            env=os.environ,
+        )
+    assert done.returncode == 1, done.stderr
+    assert f"cannot listen on 127.0.0.1:{http_port}" in done.stderr
