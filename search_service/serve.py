@@ -54,13 +54,22 @@ def _collection_or_none(index: PosterIndex) -> CollectionModel | None:
 
 async def _start_web(
     search: PosterSearch, index: PosterIndex, settings: SearchSettings, roots: Sequence[Path]
-) -> tuple[asyncio.Task[None], list[Path]]:
-    """Starts the web page and JSON API over search; returns its task and poster roots."""
+) -> asyncio.Task[None]:
+    """Starts the web page and JSON API over search, logs where; returns its task."""
     from web_ui.app import create_app, serve_http
 
     chosen = list(roots) or await asyncio.to_thread(guess_poster_roots, index)
-    app = create_app(search, chosen)
-    return asyncio.create_task(serve_http(app, settings.host, settings.http_port)), chosen
+    task = asyncio.create_task(
+        serve_http(create_app(search, chosen), settings.host, settings.http_port)
+    )
+    host = "localhost" if settings.host in {"0.0.0.0", "::"} else settings.host
+    log.info(
+        "web page http://%s:%d/ (posters from %s)",
+        host,
+        settings.http_port,
+        ", ".join(str(r) for r in chosen) or "nowhere",
+    )
+    return task
 
 
 async def _stop(task: asyncio.Task[Any] | None) -> None:
@@ -76,11 +85,6 @@ def _failed(task: asyncio.Task[Any] | None) -> bool:
         return False
     log.error("the web page stopped: %s", task.exception())
     return True
-
-
-def _page_address(settings: SearchSettings) -> str:
-    host = "localhost" if settings.host in {"0.0.0.0", "::"} else settings.host
-    return f"http://{host}:{settings.http_port}/"
 
 
 async def run_search_server(
@@ -126,12 +130,7 @@ async def run_search_server(
     http: asyncio.Task[None] | None = None
     try:
         if web:
-            http, roots = await _start_web(search, index, settings, poster_roots)
-            log.info(
-                "web page %s (posters from %s)",
-                _page_address(settings),
-                ", ".join(str(r) for r in roots) or "nowhere",
-            )
+            http = await _start_web(search, index, settings, poster_roots)
         await _wait_for_stop(failure, *([http] if http is not None else []))
         if _failed(http):
             failed.set()
@@ -194,14 +193,8 @@ async def run_serve(
     search_server, search_port = create_server(settings, search)
     await encoder_server.start()
     await search_server.start()
-    http, roots = await _start_web(search, index, settings, poster_roots)
-    log.info(
-        "serving: encoder gRPC :%d, search gRPC :%d, web page %s (posters from %s)",
-        bound_encoder_port,
-        search_port,
-        _page_address(settings),
-        ", ".join(str(r) for r in roots) or "nowhere",
-    )
+    log.info("serving: encoder gRPC :%d, search gRPC :%d", bound_encoder_port, search_port)
+    http = await _start_web(search, index, settings, poster_roots)
     web_failed = False
     try:
         await _wait_for_stop(http)
