@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -50,28 +51,35 @@ def _wait_serving(target: str, process: subprocess.Popen[bytes]) -> None:
     raise AssertionError(f"{target} not SERVING within {STARTUP_S} s")
 
 
-@pytest.fixture
-def served(tiny_collection: TinyCollection, tmp_path: Path) -> Iterator[list[int]]:
-    encoder_port, search_port, http_port = _free_ports(3)
-    log = tmp_path / "serve.log"
-    command = [
-        sys.executable, "-m", "postersearch.cli", "serve",
-        "--index", str(tiny_collection.index_dir), "--model", tiny_collection.model_id,
-        "--host", "127.0.0.1", "--encoder-port", str(encoder_port),
-        "--port", str(search_port), "--http-port", str(http_port),
-    ]  # fmt: skip
+@contextlib.contextmanager
+def _running(command: list[str], log: Path, *grpc_ports: int) -> Iterator[None]:
+    """Runs command until every gRPC port is SERVING, yields, then stops it with SIGTERM and
+    requires a clean exit."""
     with log.open("wb") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=os.environ)
         try:
-            _wait_serving(f"127.0.0.1:{search_port}", process)
-            _wait_serving(f"127.0.0.1:{encoder_port}", process)
-            yield [encoder_port, search_port, http_port]
+            for port in grpc_ports:
+                _wait_serving(f"127.0.0.1:{port}", process)
+            yield
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=30) == 0, log.read_text()
         finally:
             if process.poll() is None:
                 process.kill()
                 process.wait()
+
+
+@pytest.fixture
+def served(tiny_collection: TinyCollection, tmp_path: Path) -> Iterator[list[int]]:
+    encoder_port, search_port, http_port = _free_ports(3)
+    command = [
+        sys.executable, "-m", "postersearch.cli", "serve",
+        "--index", str(tiny_collection.index_dir), "--model", tiny_collection.model_id,
+        "--host", "127.0.0.1", "--encoder-port", str(encoder_port),
+        "--port", str(search_port), "--http-port", str(http_port),
+    ]  # fmt: skip
+    with _running(command, tmp_path / "serve.log", search_port, encoder_port):
+        yield [encoder_port, search_port, http_port]
 
 
 def test_serve_answers_on_grpc_and_http_then_stops_on_sigterm(
@@ -112,23 +120,13 @@ def test_serve_answers_on_grpc_and_http_then_stops_on_sigterm(
 @pytest.fixture
 def search_server_with_page(tiny_collection: TinyCollection, tmp_path: Path) -> Iterator[list[int]]:
     search_port, http_port = _free_ports(2)
-    log = tmp_path / "search-server.log"
     command = [
         sys.executable, "-m", "postersearch.cli", "search-server",
         "--index", str(tiny_collection.index_dir), "--model", tiny_collection.model_id,
         "--host", "127.0.0.1", "--port", str(search_port), "--http-port", str(http_port),
     ]  # fmt: skip
-    with log.open("wb") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=os.environ)
-        try:
-            _wait_serving(f"127.0.0.1:{search_port}", process)
-            yield [search_port, http_port]
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=30) == 0, log.read_text()
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+    with _running(command, tmp_path / "search-server.log", search_port):
+        yield [search_port, http_port]
 
 
 def test_search_server_serves_the_web_page_when_given_a_port(
