@@ -190,12 +190,11 @@ async def _ingest(args: argparse.Namespace) -> IngestSummary:
             summary = await run_ingest(rows, encoder, index, options)
         finally:
             await encoder.close()
-        optimize = getattr(index, "optimize", None)
-        if summary.ingested and optimize is not None:
+        if summary.ingested:
             # Searchable already (exactly, segment by segment); the graph makes it fast.
             logger.info("building the search index (HNSW) over the new posters")
             started = time.monotonic()
-            await asyncio.to_thread(optimize)
+            await asyncio.to_thread(index.optimize)
             logger.info("search index built in %.1f s", time.monotonic() - started)
         return summary
     finally:

@@ -45,6 +45,15 @@ class PosterIndex(Protocol):
         """Stores posters with their vectors, replacing any with the same movie id."""
         ...
 
+    def optimize(self) -> bool:
+        """Builds what the collection still lacks for fast search (Edge: the HNSW graph of
+        posters written since the last build); blocks until done.
+
+        Returns:
+            True when anything was optimized.
+        """
+        ...
+
     def existing_ids(self, movie_ids: Iterable[str]) -> set[str]:
         """The subset of movie_ids already stored."""
         ...

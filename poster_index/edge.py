@@ -13,7 +13,6 @@ from poster_index.base import (
     DEFAULT_COLLECTION,
     VECTOR_NAME,
     IndexUnavailableError,
-    ModelMismatchError,
     PosterIndexError,
 )
 from poster_index.filters import rated_only_edge, to_edge_filter
@@ -23,10 +22,13 @@ from poster_index.payload import (
     FIELD_MOVIE_ID,
     FIELD_RATING,
     FIELD_YEAR,
+    check_dimensions,
     payload_to_poster,
     point_id,
     poster_to_payload,
+    stored_movie_ids,
 )
+from poster_index.plan import Walk, planned_browse, planned_search
 from poster_index.tuning import DEFAULT_TUNING, IndexTuning
 from postersearch.domain import CollectionModel, Poster, PosterVector, SearchFilter, SearchHit
 
@@ -34,7 +36,6 @@ from postersearch.domain import CollectionModel, Poster, PosterVector, SearchFil
 _EDGE_CONFIG_FILE = "edge_config.json"
 # Enough for every genre of any real dataset (TMDB has 20, MovieLens 20).
 _MAX_GENRES = 10_000
-_RETRIEVE_CHUNK = 1_000
 # Edge merges segments when there are more than this many; the segments cut by
 # `IndexTuning.segment_points` must stay apart (64 x 40,000 posters is 2.5 million).
 _MERGE_ABOVE_SEGMENTS = 64
@@ -186,20 +187,15 @@ class EdgePosterIndex:
         with self._lock:
             shard = self._ready()
             assert self._model is not None
-            points = []
-            for item in items:
-                if len(item.vector) != self._model.dimension:
-                    raise ModelMismatchError(
-                        f"movie {item.poster.movie_id!r} has a {len(item.vector)}-d vector; "
-                        f"the collection holds {self._model.dimension}-d vectors"
-                    )
-                points.append(
-                    edge.Point(
-                        point_id(item.poster.movie_id),
-                        {VECTOR_NAME: [float(x) for x in item.vector]},
-                        poster_to_payload(item.poster),
-                    )
+            check_dimensions(items, self._model.dimension)
+            points = [
+                edge.Point(
+                    point_id(item.poster.movie_id),
+                    {VECTOR_NAME: [float(x) for x in item.vector]},
+                    poster_to_payload(item.poster),
                 )
+                for item in items
+            ]
             try:
                 shard.update(edge.UpdateOperation.upsert_points(points))
                 shard.flush()
@@ -241,15 +237,11 @@ class EdgePosterIndex:
     def existing_ids(self, movie_ids: Iterable[str]) -> set[str]:
         """The subset of movie_ids already stored."""
         shard = self._ready()
-        by_point = {point_id(m): m for m in movie_ids}
-        wanted = list(by_point)
-        found: set[str] = set()
-        for start in range(0, len(wanted), _RETRIEVE_CHUNK):
-            records = self._call(
-                shard.retrieve, wanted[start : start + _RETRIEVE_CHUNK], False, False
-            )
-            found.update(by_point[str(r.id)] for r in records)
-        return found
+
+        def retrieve(ids: list[str]) -> list[str]:
+            return [str(r.id) for r in self._call(shard.retrieve, ids, False, False)]
+
+        return stored_movie_ids(retrieve, movie_ids)
 
     def _call(self, fn: Any, *args: Any) -> Any:
         try:
@@ -259,24 +251,24 @@ class EdgePosterIndex:
                 raise IndexUnavailableError(f"the Edge index {str(self._dir)!r} is closed") from exc
             raise PosterIndexError(f"Edge request failed: {exc}") from exc
 
-    def _search_params(
-        self, shard: edge.EdgeShard, flt: SearchFilter, qfilter: edge.Filter | None, page: int
-    ) -> edge.SearchParams:
-        t = self._tuning
-        # Quantized candidates, rescored with the original vectors (a no-op without int8).
-        quantization = edge.QuantizationSearchParams(rescore=True, oversampling=t.oversampling)
-        if not flt.is_empty:
-            # A narrow filter leaves HNSW's graph too sparse to walk, and exact search over
-            # few posters is cheap: decide on the payload indexes' estimate of the matches.
-            estimate = self._call(shard.count, edge.CountRequest(exact=False, filter=qfilter))
-            if t.use_exact(int(estimate), bool(flt.genres_none)):
-                return edge.SearchParams(exact=True, quantization=quantization)
-        acorn = None
-        if t.acorn_max_selectivity is not None and not flt.is_empty:
-            acorn = edge.AcornSearchParams(enable=True, max_selectivity=t.acorn_max_selectivity)
-        return edge.SearchParams(
-            hnsw_ef=max(t.hnsw_ef, page), acorn=acorn, quantization=quantization
+    def _walk(
+        self,
+        vector: Sequence[float],
+        flt: SearchFilter,
+        exclude_movie_id: str | None,
+        walk: Walk,
+    ) -> list[SearchHit]:
+        acorn = edge.AcornSearchParams(enable=True, max_selectivity=1.0) if walk.acorn else None
+        params = edge.SearchParams(
+            hnsw_ef=walk.hnsw_ef,
+            exact=walk.exact,
+            acorn=acorn,
+            # Quantized candidates, rescored with the original vectors (a no-op without int8).
+            quantization=edge.QuantizationSearchParams(
+                rescore=True, oversampling=walk.oversampling
+            ),
         )
+        return self.search_with(vector, flt, walk.limit, 0, exclude_movie_id, params)
 
     def search(
         self,
@@ -286,32 +278,35 @@ class EdgePosterIndex:
         offset: int = 0,
         exclude_movie_id: str | None = None,
     ) -> list[SearchHit]:
-        """Nearest posters to vector (cosine) among those passing flt, best first."""
-        return self.search_with(vector, flt, limit, offset, exclude_movie_id, params=None)
+        """Nearest posters to vector (cosine) among those passing flt, best first.
+
+        Answered by the search plan (`poster_index.plan`): pages add up to one long answer.
+        """
+        return planned_search(
+            self._walk, self._tuning, vector, flt, limit, offset, exclude_movie_id
+        )
 
     def search_with(
         self,
         vector: Sequence[float],
         flt: SearchFilter,
         limit: int,
-        offset: int = 0,
-        exclude_movie_id: str | None = None,
-        params: edge.SearchParams | None = None,
+        offset: int,
+        exclude_movie_id: str | None,
+        params: edge.SearchParams,
     ) -> list[SearchHit]:
-        """`search` with explicit Qdrant search parameters (None: the tuned ones).
+        """One Qdrant query with explicit search parameters, outside the plan.
 
-        The benchmark uses it to compare the tuned search with exact and default searches.
+        The plan's walks go through it; the benchmark uses it to run exact and default
+        searches beside the planned one.
         """
         shard = self._ready()
         excluded = point_id(exclude_movie_id) if exclude_movie_id is not None else None
-        qfilter = to_edge_filter(flt, excluded)
-        if params is None:
-            params = self._search_params(shard, flt, qfilter, limit + offset)
         request = edge.QueryRequest(
             limit=limit,
             offset=offset,
             query=edge.Query.Nearest([float(x) for x in vector], using=VECTOR_NAME),
-            filter=qfilter,
+            filter=to_edge_filter(flt, excluded),
             with_payload=True,
             params=params,
         )
@@ -320,31 +315,31 @@ class EdgePosterIndex:
 
     def browse(self, flt: SearchFilter, limit: int, offset: int = 0) -> list[SearchHit]:
         """Posters passing flt, highest rating first, then the unrated; score is the rating."""
-        shard = self._ready()
-        base = to_edge_filter(flt)
-        hits: list[SearchHit] = []
-        rated = edge.QueryRequest(
+        return planned_browse(self, self._tuning, flt, limit, offset)
+
+    def rated(self, flt: SearchFilter, limit: int) -> list[SearchHit]:
+        """The top `limit` rated posters passing flt, highest rating first; score the rating."""
+        request = edge.QueryRequest(
             limit=limit,
-            offset=offset,
             query=edge.OrderBy(FIELD_RATING, direction=edge.Direction.Desc),
-            filter=base,
+            filter=to_edge_filter(flt),
             with_payload=True,
         )
-        for p in self._call(shard.query, rated):
-            poster = payload_to_poster(p.payload or {})
-            hits.append(SearchHit(poster, poster.rating or 0.0))
-        if len(hits) < limit:
-            # Ordering by rating skips posters without one; they follow the rated ones.
-            n_rated = self._count(shard, rated_only_edge(base, rated=True))
-            unrated = edge.QueryRequest(
-                limit=limit - len(hits),
-                offset=max(0, offset - n_rated),
-                filter=rated_only_edge(base, rated=False),
-                with_payload=True,
-            )
-            for p in self._call(shard.query, unrated):
-                hits.append(SearchHit(payload_to_poster(p.payload or {}), 0.0))
-        return hits
+        posters = [
+            payload_to_poster(p.payload or {}) for p in self._call(self._ready().query, request)
+        ]
+        return [SearchHit(p, p.rating or 0.0) for p in posters]
+
+    def unrated(self, flt: SearchFilter, limit: int, offset: int) -> list[SearchHit]:
+        """Posters passing flt that have no rating, in point id order; score 0."""
+        request = edge.QueryRequest(
+            limit=limit,
+            offset=offset,
+            filter=rated_only_edge(to_edge_filter(flt), rated=False),
+            with_payload=True,
+        )
+        points = self._call(self._ready().query, request)
+        return [SearchHit(payload_to_poster(p.payload or {}), 0.0) for p in points]
 
     def _records(self, movie_id: str, with_vector: bool) -> list[Any]:
         shard = self._ready()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from postersearch.domain import Poster
+from poster_index.base import ModelMismatchError
+from postersearch.domain import Poster, PosterVector
 
 # Fixed namespace so that every process, backend and run derives the same point id.
 _POINT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://poster-search/movie")
@@ -17,6 +18,8 @@ FIELD_GENRES = "genres"
 FIELD_YEAR = "year"
 FIELD_RATING = "rating"
 FIELD_POSTER = "poster"
+# Ids asked of Qdrant per retrieve call when checking which movies are stored.
+_RETRIEVE_CHUNK = 1_000
 
 
 def point_id(movie_id: str) -> str:
@@ -62,3 +65,34 @@ def payload_to_poster(payload: Mapping[str, Any]) -> Poster:
         rating=float(rating) if rating is not None else None,
         poster=str(payload.get(FIELD_POSTER, "")),
     )
+
+
+def check_dimensions(items: Sequence[PosterVector], dimension: int) -> None:
+    """Refuses a batch holding a vector of another size than the collection's.
+
+    Raises:
+        ModelMismatchError: Naming the first movie whose vector has the wrong size.
+    """
+    for item in items:
+        if len(item.vector) != dimension:
+            raise ModelMismatchError(
+                f"movie {item.poster.movie_id!r} has a {len(item.vector)}-d vector; "
+                f"the collection holds {dimension}-d vectors"
+            )
+
+
+def stored_movie_ids(
+    retrieve: Callable[[list[str]], Iterable[str]], movie_ids: Iterable[str]
+) -> set[str]:
+    """The subset of movie_ids stored, asked of Qdrant a chunk of point ids at a time.
+
+    Args:
+        retrieve: Returns which of the given point ids exist.
+        movie_ids: The movies to look for.
+    """
+    by_point = {point_id(m): m for m in movie_ids}
+    wanted = list(by_point)
+    found: set[str] = set()
+    for start in range(0, len(wanted), _RETRIEVE_CHUNK):
+        found.update(by_point[p] for p in retrieve(wanted[start : start + _RETRIEVE_CHUNK]))
+    return found

@@ -16,7 +16,6 @@ from poster_index.base import (
     DEFAULT_COLLECTION,
     VECTOR_NAME,
     IndexUnavailableError,
-    ModelMismatchError,
     PosterIndexError,
 )
 from poster_index.filters import rated_only_client, to_client_filter
@@ -26,15 +25,17 @@ from poster_index.payload import (
     FIELD_MOVIE_ID,
     FIELD_RATING,
     FIELD_YEAR,
+    check_dimensions,
     payload_to_poster,
     point_id,
     poster_to_payload,
+    stored_movie_ids,
 )
+from poster_index.plan import Walk, planned_browse, planned_search
 from poster_index.tuning import DEFAULT_TUNING, IndexTuning
 from postersearch.domain import CollectionModel, Poster, PosterVector, SearchFilter, SearchHit
 
 _MAX_GENRES = 10_000
-_RETRIEVE_CHUNK = 1_000
 _META_MODEL_ID = "poster_search_model_id"
 _META_DIMENSION = "poster_search_dimension"
 _UNAVAILABLE_CODES = {
@@ -194,56 +195,71 @@ class ServerPosterIndex:
         """
         if not items:
             return
-        dimension = self._model.dimension if self._model is not None else None
-        points = []
-        for item in items:
-            if dimension is not None and len(item.vector) != dimension:
-                raise ModelMismatchError(
-                    f"movie {item.poster.movie_id!r} has a {len(item.vector)}-d vector; "
-                    f"the collection holds {dimension}-d vectors"
-                )
-            points.append(
-                models.PointStruct(
-                    id=point_id(item.poster.movie_id),
-                    vector={VECTOR_NAME: [float(x) for x in item.vector]},
-                    payload=poster_to_payload(item.poster),
-                )
+        if self._model is None:
+            # Written by another process (ingest shards, a second replica): its record holds.
+            self._model = self._read_model()
+        if self._model is not None:
+            check_dimensions(items, self._model.dimension)
+        points = [
+            models.PointStruct(
+                id=point_id(item.poster.movie_id),
+                vector={VECTOR_NAME: [float(x) for x in item.vector]},
+                payload=poster_to_payload(item.poster),
             )
+            for item in items
+        ]
         self._client.upsert(self._collection, points=points, wait=True)
 
     @_mapped_errors
     def existing_ids(self, movie_ids: Iterable[str]) -> set[str]:
         """The subset of movie_ids already stored."""
-        by_point = {point_id(m): m for m in movie_ids}
-        wanted = list(by_point)
-        found: set[str] = set()
-        for start in range(0, len(wanted), _RETRIEVE_CHUNK):
-            records = self._client.retrieve(
-                self._collection,
-                ids=wanted[start : start + _RETRIEVE_CHUNK],
-                with_payload=False,
-                with_vectors=False,
-            )
-            found.update(by_point[str(r.id)] for r in records)
-        return found
 
-    def _search_params(
-        self, flt: SearchFilter, qfilter: models.Filter | None, page: int
-    ) -> models.SearchParams:
-        t = self._tuning
-        # Same plan as the Edge backend: int8 candidates rescored with the original vectors.
-        quantization = models.QuantizationSearchParams(rescore=True, oversampling=t.oversampling)
-        if not flt.is_empty:
-            # Exact search when the filter is narrow.
-            estimate = self._client.count(self._collection, count_filter=qfilter, exact=False)
-            if t.use_exact(estimate.count, bool(flt.genres_none)):
-                return models.SearchParams(exact=True, quantization=quantization)
-        acorn = None
-        if t.acorn_max_selectivity is not None and not flt.is_empty:
-            acorn = models.AcornSearchParams(enable=True, max_selectivity=t.acorn_max_selectivity)
-        return models.SearchParams(
-            hnsw_ef=max(t.hnsw_ef, page), acorn=acorn, quantization=quantization
+        def retrieve(ids: list[str]) -> list[str]:
+            records = self._client.retrieve(
+                self._collection, ids=ids, with_payload=False, with_vectors=False
+            )
+            return [str(r.id) for r in records]
+
+        return stored_movie_ids(retrieve, movie_ids)
+
+    def optimize(self) -> bool:
+        """Nothing to do: the server's optimizer builds the graph as points arrive.
+
+        Returns:
+            False: nothing was optimized by this call.
+        """
+        return False
+
+    def _walk(
+        self,
+        vector: Sequence[float],
+        flt: SearchFilter,
+        exclude_movie_id: str | None,
+        walk: Walk,
+    ) -> list[SearchHit]:
+        acorn = models.AcornSearchParams(enable=True, max_selectivity=1.0) if walk.acorn else None
+        params = models.SearchParams(
+            hnsw_ef=walk.hnsw_ef,
+            exact=walk.exact,
+            acorn=acorn,
+            # int8 candidates rescored with the original vectors, as on the Edge backend.
+            quantization=models.QuantizationSearchParams(
+                rescore=True, oversampling=walk.oversampling
+            ),
         )
+        excluded = point_id(exclude_movie_id) if exclude_movie_id is not None else None
+        response = self._client.query_points(
+            self._collection,
+            query=[float(x) for x in vector],
+            using=VECTOR_NAME,
+            query_filter=to_client_filter(flt, excluded),
+            search_params=params,
+            limit=walk.limit,
+            with_payload=True,
+        )
+        return [
+            SearchHit(payload_to_poster(p.payload or {}), float(p.score)) for p in response.points
+        ]
 
     @_mapped_errors
     def search(
@@ -254,55 +270,43 @@ class ServerPosterIndex:
         offset: int = 0,
         exclude_movie_id: str | None = None,
     ) -> list[SearchHit]:
-        """Nearest posters to vector (cosine) among those passing flt, best first."""
-        excluded = point_id(exclude_movie_id) if exclude_movie_id is not None else None
-        qfilter = to_client_filter(flt, excluded)
-        response = self._client.query_points(
-            self._collection,
-            query=[float(x) for x in vector],
-            using=VECTOR_NAME,
-            query_filter=qfilter,
-            search_params=self._search_params(flt, qfilter, limit + offset),
-            limit=limit,
-            offset=offset,
-            with_payload=True,
+        """Nearest posters to vector (cosine) among those passing flt, best first.
+
+        Answered by the search plan (`poster_index.plan`): pages add up to one long answer.
+        """
+        return planned_search(
+            self._walk, self._tuning, vector, flt, limit, offset, exclude_movie_id
         )
-        return [
-            SearchHit(payload_to_poster(p.payload or {}), float(p.score)) for p in response.points
-        ]
 
     @_mapped_errors
     def browse(self, flt: SearchFilter, limit: int, offset: int = 0) -> list[SearchHit]:
         """Posters passing flt, highest rating first, then the unrated; score is the rating."""
-        base = to_client_filter(flt)
-        rated = self._client.query_points(
+        return planned_browse(self, self._tuning, flt, limit, offset)
+
+    def rated(self, flt: SearchFilter, limit: int) -> list[SearchHit]:
+        """The top `limit` rated posters passing flt, highest rating first; score the rating."""
+        response = self._client.query_points(
             self._collection,
             query=models.OrderByQuery(
                 order_by=models.OrderBy(key=FIELD_RATING, direction=models.Direction.DESC)
             ),
-            query_filter=base,
+            query_filter=to_client_filter(flt),
+            limit=limit,
+            with_payload=True,
+        )
+        posters = [payload_to_poster(p.payload or {}) for p in response.points]
+        return [SearchHit(p, p.rating or 0.0) for p in posters]
+
+    def unrated(self, flt: SearchFilter, limit: int, offset: int) -> list[SearchHit]:
+        """Posters passing flt that have no rating, in point id order; score 0."""
+        response = self._client.query_points(
+            self._collection,
+            query_filter=rated_only_client(to_client_filter(flt), rated=False),
             limit=limit,
             offset=offset,
             with_payload=True,
         )
-        hits = []
-        for p in rated.points:
-            poster = payload_to_poster(p.payload or {})
-            hits.append(SearchHit(poster, poster.rating or 0.0))
-        if len(hits) < limit:
-            # Ordering by rating skips posters without one; they follow the rated ones.
-            n_rated = self._client.count(
-                self._collection, count_filter=rated_only_client(base, rated=True), exact=True
-            ).count
-            unrated = self._client.query_points(
-                self._collection,
-                query_filter=rated_only_client(base, rated=False),
-                limit=limit - len(hits),
-                offset=max(0, offset - n_rated),
-                with_payload=True,
-            )
-            hits.extend(SearchHit(payload_to_poster(p.payload or {}), 0.0) for p in unrated.points)
-        return hits
+        return [SearchHit(payload_to_poster(p.payload or {}), 0.0) for p in response.points]
 
     def _record(self, movie_id: str, with_vector: bool) -> Any:
         records = self._client.retrieve(

@@ -115,16 +115,17 @@ def test_survives_kill_9_after_upsert(tmp_path: Path) -> None:
         index.close()
 
 
-@pytest.mark.parametrize("exact_max_points", [50, 10_000], ids=["hnsw", "exact"])
+@pytest.mark.parametrize("full_scan_kb", [1, 10_000], ids=["hnsw", "scan"])
 def test_hnsw_search_agrees_with_exact(
-    tmp_path: Path, make_poster: Callable[..., Poster], exact_max_points: int
+    tmp_path: Path, make_poster: Callable[..., Poster], full_scan_kb: int
 ) -> None:
     """With an HNSW graph and int8 vectors built (tiny thresholds), filtered search through
-    the graph or by a quantized scan still finds the exact top, with float32 scores."""
+    the graph (ACORN) or by Qdrant's scan of the filtered posters still finds the exact top,
+    with float32 scores."""
     rng = np.random.default_rng(7)
     vectors = rng.normal(size=(600, DIM))
     genres = [("Drama",) if i % 3 else ("Horror", "Drama") for i in range(600)]
-    tuning = IndexTuning(indexing_threshold_kb=1, full_scan_kb=1, exact_max_points=exact_max_points)
+    tuning = IndexTuning(indexing_threshold_kb=1, full_scan_kb=full_scan_kb)
     assert tuning.int8
     index = EdgePosterIndex(tmp_path, tuning=tuning)
     index.ensure_collection(MODEL)
@@ -176,7 +177,7 @@ def test_upserts_cut_the_collection_into_segments(
         normed = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
         for q in rng.normal(size=(3, DIM)):
             expected = [str(i) for i in np.argsort(-(normed @ q))[:10]]
-            hits = index.search_with(q.tolist(), SearchFilter(), 10, params=EXACT)
+            hits = index.search_with(q.tolist(), SearchFilter(), 10, 0, None, EXACT)
             assert [h.poster.movie_id for h in hits] == expected
     finally:
         index.close()
@@ -214,11 +215,3 @@ def test_reads_from_threads_while_writing(
         assert index.count() == 200
     finally:
         index.close()
-
-
-def test_exact_search_bounds() -> None:
-    tuning = IndexTuning(exact_max_points=10, exact_max_points_excluding=20)
-    assert tuning.use_exact(10, excludes_genres=False)
-    assert not tuning.use_exact(11, excludes_genres=False)
-    assert tuning.use_exact(20, excludes_genres=True)
-    assert not tuning.use_exact(21, excludes_genres=True)

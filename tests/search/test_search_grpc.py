@@ -12,10 +12,17 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from search_fixtures import IMAGE_PREFIX, MODEL_ID, KeywordEncoder, Seeded, text_vector
+from search_fixtures import (
+    IMAGE_PREFIX,
+    MODEL_ID,
+    KeywordEncoder,
+    Seeded,
+    build_index,
+    text_vector,
+)
 
 from poster_index.edge import EdgePosterIndex
-from postersearch.domain import SearchFilter
+from postersearch.domain import Poster, SearchFilter
 from postersearch.encoding import OverloadedError
 from postersearch.v1 import search_pb2, search_pb2_grpc
 from search_service.core import PosterSearch
@@ -290,3 +297,45 @@ async def test_an_unexpected_failure_is_internal_without_its_details(running: Ru
         await running.stub.Search(search_pb2.SearchRequest(query="boom"))
     assert caught.value.code() == grpc.StatusCode.INTERNAL
     assert "secret" not in (caught.value.details() or "")
+
+
+@pytest.fixture
+async def rated_tenths(
+    encoder: KeywordEncoder, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[search_pb2_grpc.SearchServiceStub]:
+    """A search server over 101 posters rated 0.0, 0.1, ..., 10.0 (as datasets store them)."""
+    posters = [
+        Poster(f"r{t}", f"Rated {t / 10}", ("Drama",), 2000, t / 10, f"/p/r{t}.jpg")
+        for t in range(101)
+    ]
+    vectors = {p.movie_id: text_vector(p.movie_id) for p in posters}
+    index = build_index(tmp_path_factory.mktemp("tenths"), posters, vectors)
+    settings = SearchSettings(host="127.0.0.1", port=0)
+    server, port = create_server(settings, PosterSearch(encoder, index, settings))
+    await server.start()
+    assert await server.wait_serving(5)
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    try:
+        yield search_pb2_grpc.SearchServiceStub(channel)
+    finally:
+        await channel.close()
+        await server.stop(0)
+        index.close()
+
+
+async def test_min_rating_keeps_posters_rated_exactly_the_threshold(
+    rated_tenths: search_pb2_grpc.SearchServiceStub,
+) -> None:
+    """Every one-decimal threshold, sent through gRPC, keeps the posters rated exactly that
+    (a 32-bit float turned 7.3 into 7.300000190734863 and dropped them), and ratings come
+    back as stored."""
+    for tenths in range(1, 101):
+        threshold = tenths / 10
+        for query in ("", "a rated poster"):
+            response = await rated_tenths.Search(
+                search_pb2.SearchRequest(
+                    query=query, filter=filter_to_pb(SearchFilter(min_rating=threshold)), limit=100
+                )
+            )
+            ratings = sorted(hit.poster.rating for hit in response.hits)
+            assert ratings == [t / 10 for t in range(tenths, 101)], threshold
