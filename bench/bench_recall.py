@@ -25,7 +25,6 @@ import argparse
 import dataclasses
 import functools
 import os
-import resource
 import shutil
 import statistics
 import tempfile
@@ -229,11 +228,19 @@ def run_sweep(
     print(f"load average after the sweep: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
-def footprint(index: EdgePosterIndex) -> str:
-    """Peak memory of this process and the shard's size on disk."""
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def footprint(index: EdgePosterIndex, arrays_bytes: int) -> str:
+    """Memory of this process beside the benchmark's own arrays, and the shard on disk."""
+    rss = 0
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1]) * 1024
     disk = sum(f.stat().st_size for f in index.shard_dir.rglob("*") if f.is_file())
-    return f"peak RSS of the benchmark {peak_mb:,.0f} MB; shard on disk {disk / 2**20:,.0f} MB"
+    return (
+        f"resident memory {rss / 2**20:,.0f} MB, of which the benchmark's own arrays "
+        f"{arrays_bytes / 2**20:,.0f} MB (the rest is Edge and Python); shard on disk "
+        f"{disk / 2**20:,.0f} MB"
+    )
 
 
 def _arg_type(field: dataclasses.Field) -> Callable[[str], object]:
@@ -290,7 +297,8 @@ def main() -> None:
         try:
             run_sweep(index, baseline, data, queries, args.only, args.exact_queries,
                       args.paging_queries)  # fmt: skip
-            print(footprint(index))
+            arrays = data.vectors.nbytes + queries.vectors.nbytes + data.genres.nbytes
+            print(footprint(index, arrays))
         finally:
             index.close()
             if baseline is not None and baseline is not index:

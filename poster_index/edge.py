@@ -15,7 +15,7 @@ from poster_index.base import (
     IndexUnavailableError,
     PosterIndexError,
 )
-from poster_index.filters import rated_only_edge, to_edge_filter
+from poster_index.filters import to_edge_filter, unrated_only_edge
 from poster_index.model_record import check_same_model, read_model_record, write_model_record
 from poster_index.payload import (
     FIELD_GENRES,
@@ -335,7 +335,7 @@ class EdgePosterIndex:
         request = edge.QueryRequest(
             limit=limit,
             offset=offset,
-            filter=rated_only_edge(to_edge_filter(flt), rated=False),
+            filter=unrated_only_edge(to_edge_filter(flt)),
             with_payload=True,
         )
         points = self._call(self._ready().query, request)

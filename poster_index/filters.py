@@ -104,15 +104,15 @@ def to_client_filter(
     return models.Filter(must=must or None, must_not=must_not or None)
 
 
-def rated_only_edge(flt: edge.Filter | None, rated: bool) -> edge.Filter:
-    """flt narrowed to posters with (rated=True) or without a rating."""
-    has_rating = edge.IsEmptyCondition(FIELD_RATING)
-    extra = edge.Filter(must_not=[has_rating]) if rated else edge.Filter(must=[has_rating])
-    return edge.Filter(must=[extra] if flt is None else [flt, extra])
+def unrated_only_edge(flt: edge.Filter | None) -> edge.Filter:
+    """flt narrowed to posters without a rating (which ordering by rating skips)."""
+    unrated = edge.Filter(must=[edge.IsEmptyCondition(FIELD_RATING)])
+    return edge.Filter(must=[unrated] if flt is None else [flt, unrated])
 
 
-def rated_only_client(flt: models.Filter | None, rated: bool) -> models.Filter:
-    """flt narrowed to posters with (rated=True) or without a rating."""
-    has_rating = models.IsEmptyCondition(is_empty=models.PayloadField(key=FIELD_RATING))
-    extra = models.Filter(must_not=[has_rating]) if rated else models.Filter(must=[has_rating])
-    return models.Filter(must=[extra] if flt is None else [flt, extra])
+def unrated_only_client(flt: models.Filter | None) -> models.Filter:
+    """flt narrowed to posters without a rating (which ordering by rating skips)."""
+    unrated = models.Filter(
+        must=[models.IsEmptyCondition(is_empty=models.PayloadField(key=FIELD_RATING))]
+    )
+    return models.Filter(must=[unrated] if flt is None else [flt, unrated])

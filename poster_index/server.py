@@ -18,7 +18,7 @@ from poster_index.base import (
     IndexUnavailableError,
     PosterIndexError,
 )
-from poster_index.filters import rated_only_client, to_client_filter
+from poster_index.filters import to_client_filter, unrated_only_client
 from poster_index.model_record import check_same_model
 from poster_index.payload import (
     FIELD_GENRES,
@@ -301,7 +301,7 @@ class ServerPosterIndex:
         """Posters passing flt that have no rating, in point id order; score 0."""
         response = self._client.query_points(
             self._collection,
-            query_filter=rated_only_client(to_client_filter(flt), rated=False),
+            query_filter=unrated_only_client(to_client_filter(flt)),
             limit=limit,
             offset=offset,
             with_payload=True,
