@@ -234,11 +234,11 @@ def web_collection(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebColl
 
 @pytest.fixture(scope="session")
 def big_collection(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebCollection]:
-    """Ninety posters, enough for several pages of results: "Poster 1" .. "Poster 90"."""
+    """Ninety posters, enough for several pages: "Poster 1" .. "Poster 90", rated 1.1 .. 10."""
     colours = list(COLOURS)
     kinds = [("Drama",), ("Comedy",), ("Horror", "Drama")]
     catalogue = [
-        (f"Poster {n}", colours[n % len(colours)], kinds[n % 3], 1950 + n, 5.0 + (n % 40) / 10)
+        (f"Poster {n}", colours[n % len(colours)], kinds[n % 3], 1950 + n, 1 + n / 10)
         for n in range(1, 91)
     ]
     collection = _build_collection(tmp_path_factory.mktemp("web-big"), catalogue)
@@ -319,9 +319,13 @@ def big_url(big_collection: WebCollection) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's chromium, driven by playwright (which never downloads a browser)."""
+    """Debian's chromium, driven by playwright (which never downloads a browser).
+
+    One per test module: playwright's sync API runs an event loop in this thread while the
+    browser is open, which asyncio tests of other modules must not find running.
+    """
     if not CHROMIUM.exists():
         _browser_unavailable(f"{CHROMIUM} is missing")
     try:
@@ -357,9 +361,7 @@ def open_page(browser: Any) -> Iterator[Callable[..., Any]]:
 
     def opener(url: str, viewport: dict[str, int] | None = None, wait: bool = True,
                **options: Any) -> Any:  # fmt: skip
-        context = browser.new_context(
-            viewport=viewport or DESKTOP, locale="en-US", **options
-        )
+        context = browser.new_context(viewport=viewport or DESKTOP, locale="en-US", **options)
         context.set_default_timeout(TIMEOUT_MS)
         # Nothing leaves the machine: posters linked by URL simply fail to load.
         context.route(re.compile(r"^(?!http://127\.0\.0\.1:)"), lambda route: route.abort())
@@ -384,7 +386,7 @@ def open_page(browser: Any) -> Iterator[Callable[..., Any]]:
         return opened
 
     yield opener
-    for context, watch in contexts:
+    for context, _ in contexts:
         context.close()
     for _, watch in contexts:
         assert not watch.errors, f"script errors on the page: {watch.errors}"

@@ -367,11 +367,12 @@
   function describe(state, count, more) {
     const n = more ? `${count}+` : `${count}`;
     const noun = count === 1 ? "poster" : "posters";
+    const look = count === 1 ? "looks" : "look";
     if (count === 0) return "No posters match. Try fewer filters or other words.";
     if (state.kind === "text" && !state.query.trim()) return `${n} ${noun} matching the filters, best rated first`;
     if (state.kind === "text") return `${n} ${noun} for “${state.query.trim()}”, best match first`;
-    if (state.kind === "similar") return `${n} ${noun} that look like ${state.title || "the chosen poster"}`;
-    return `${n} ${noun} that look like ${state.imageName || "your image"}`;
+    if (state.kind === "similar") return `${n} ${noun} that ${look} like ${state.title || "the chosen poster"}`;
+    return `${n} ${noun} that ${look} like ${state.imageName || "your image"}`;
   }
 
   function showHeading(state, image) {
@@ -535,6 +536,7 @@
 
   function record(state, push) {
     const address = addressOf(state);
+    lastAddress = address;
     const entry = historyEntry(state);
     if (push && address !== location.pathname + location.search) history.pushState(entry, "", address);
     else history.replaceState({ ...(history.state || {}), ...entry, scrollY: window.scrollY }, "", address);
@@ -580,7 +582,8 @@
     shown = { ...state, pages: Math.ceil(loaded / PAGE_SIZE) };
     statusLine.textContent = describe(shown, loaded, !exhausted);
     updateMore();
-    history.replaceState({ ...(history.state || {}), ...historyEntry(shown), scrollY: window.scrollY }, "", addressOf(shown));
+    lastAddress = addressOf(shown);
+    history.replaceState({ ...(history.state || {}), ...historyEntry(shown), scrollY: window.scrollY }, "", lastAddress);
     return before;
   }
 
@@ -682,7 +685,7 @@
     chip.dataset.genre = genre;
     chip.tabIndex = -1;
     chip.setAttribute("aria-pressed", "false");
-    chip.append(genre);
+    chip.append(genre, " ");
     const small = document.createElement("span");
     small.className = "count";
     small.textContent = String(count);
@@ -850,11 +853,24 @@
     search(state, { scrollY: saved && saved.scrollY ? saved.scrollY : null, collapse: true });
   }
 
-  window.addEventListener("popstate", (event) => showAddress(event.state));
+  // Following the skip link changes only the fragment; that is no new search.
+  let lastAddress = location.pathname + location.search;
+  window.addEventListener("popstate", (event) => {
+    const address = location.pathname + location.search;
+    if (address === lastAddress) return;
+    lastAddress = address;
+    showAddress(event.state);
+  });
 
-  if (narrowScreen.matches) closeFilters();
-  else openFilters();
-  narrowScreen.addEventListener("change", () => (narrowScreen.matches ? closeFilters() : openFilters()));
+  // A phone's box is short: its hint must fit whole.
+  const longHint = queryInput.placeholder;
+  function fitToScreen() {
+    if (narrowScreen.matches) closeFilters();
+    else openFilters();
+    queryInput.placeholder = narrowScreen.matches ? "Describe a poster, or 한국어" : longHint;
+  }
+  fitToScreen();
+  narrowScreen.addEventListener("change", fitToScreen);
   for (const row of Object.values(chipRows)) row.addEventListener("click", updateFilterCounts);
 
   Promise.all([loadGenres(), loadLimits()]).then(() => showAddress(history.state));
