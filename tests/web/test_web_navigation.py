@@ -226,3 +226,42 @@ def test_failed_poster_images_are_asked_for_again(
         timeout=15_000,
     )
     assert refused
+
+
+def test_a_busy_service_is_retried_when_it_says(page: Any) -> None:
+    answered: list[int] = []
+
+    def busy_once(route: Any) -> None:
+        if not answered:
+            answered.append(503)
+            route.fulfill(status=503, json={"error": "starting"}, headers={"Retry-After": "1"})
+        else:
+            answered.append(200)
+            route.continue_()
+
+    page.route("**/api/search?*", busy_once)
+    page.get_by_label(QUERY_LABEL).fill("red")
+    page.get_by_label(QUERY_LABEL).press("Enter")
+    page.locator("#status").filter(has_text="trying again in 1 s").wait_for()
+    page.locator("#status").filter(has_text="for “red”").wait_for()
+    assert answered == [503, 200]
+    assert page.locator("#error").is_hidden()
+
+
+def test_server_refusals_are_put_in_words(page: Any, poster_image: Callable[[str], bytes]) -> None:
+    # The upload limit as the server words it is bytes; the page says what to do instead.
+    page.route(
+        "**/api/search-by-image*",
+        lambda route: route.fulfill(
+            status=413,
+            json={"error": "the upload is 20000000 bytes; at most 16777216 are accepted"},
+        ),
+    )
+    page.locator("#image-file").set_input_files(
+        files=[{"name": "big.jpg", "mimeType": "image/jpeg", "buffer": poster_image("red")}]
+    )
+    message = page.locator("#image-error")
+    message.wait_for()
+    assert message.inner_text() == (
+        "big.jpg is too large to search with. Use an image of at most 16 MB."
+    )

@@ -62,6 +62,7 @@
   let requestSeq = 0;
   let loadingMore = false;
   let thumbUrl = null;
+  let lastWords = ""; // the words of the latest text search, for "Back to text search"
   let wanted = null; // the search asked for last (on screen, or still on its way)
 
   // ---- Search state <-> address ------------------------------------------------------
@@ -516,6 +517,7 @@
       return;
     }
     shown = { ...state, pages: Math.max(1, Math.ceil(hits.length / PAGE_SIZE)) };
+    if (shown.kind === "text") lastWords = shown.query;
     exhausted = hits.length < want;
     loaded = hits.length;
     results.replaceChildren(...hits.map((hit) => card(hit, shown)));
@@ -647,17 +649,16 @@
         `${megabytes(maxUploadBytes)} can be searched with. Choose a smaller file.`]);
       return;
     }
-    let key;
+    let imageKey;
     try {
-      key = await keepImage(file);
+      imageKey = await keepImage(file);
     } catch (err) {
-      key = null;
-    }
-    const state = { ...formFilters(), kind: "image", imageKey: key || "unsaved", imageName: file.name || "your image", pages: 1 };
-    if (!key) {
-      showRefusal(["image", "This browser does not let the page keep the image (private mode?), so it cannot be searched with."]);
+      // Without a kept copy the search could not survive Back or a reload; say so instead.
+      showRefusal(["image", "This browser does not let the page keep the image (is storage turned off?), " +
+        "so it cannot be searched with."]);
       return;
     }
+    const state = { ...formFilters(), kind: "image", imageKey, imageName: file.name || "your image", pages: 1 };
     search(state, { push: true, collapse: true });
   }
 
@@ -788,9 +789,8 @@
     fileInput.value = "";
   });
   contextClose.addEventListener("click", () => {
-    queryInput.value = "";
-    const filters = formFilters();
-    search({ ...filters, kind: hasFilter(filters) ? "text" : "none", pages: 1 }, { push: true });
+    queryInput.value = lastWords;
+    submitText();
     queryInput.focus();
   });
   for (const example of document.querySelectorAll(".example")) {
