@@ -153,6 +153,12 @@ def test_scrolling_loads_more_and_a_reload_keeps_the_pages_and_place(
     page.wait_for_function("() => document.querySelectorAll('#results .card').length === 60")
     page.wait_for_function(f"() => Math.abs(window.scrollY - {place}) < 4")
     assert card_titles(page) == titles
+    # A new search starts at the top; Back returns to the same place in the old one.
+    search_for(page, "red")
+    assert page.evaluate("() => window.scrollY") == 0
+    page.go_back()
+    page.wait_for_function("() => document.querySelectorAll('#results .card').length === 60")
+    page.wait_for_function(f"() => Math.abs(window.scrollY - {place}) < 4")
 
 
 def test_show_more_is_a_button_too_and_its_failure_is_said_beside_it(

@@ -63,7 +63,8 @@
   let loadingMore = false;
   let thumbUrl = null;
   let lastWords = ""; // the words of the latest text search, for "Back to text search"
-  let wanted = null; // the search asked for last (on screen, or still on its way)
+  let wanted = null;
+  let scrollTimer = 0; // saves the scroll position into the history entry, once scrolling stops // the search asked for last (on screen, or still on its way)
 
   // ---- Search state <-> address ------------------------------------------------------
 
@@ -455,6 +456,7 @@
   // history. A refused search leaves the previous results (and the history) as they were.
   async function search(state, { push = false, focusHeading = false, collapse = false, scrollY = null } = {}) {
     const seq = ++requestSeq;
+    const leftAt = window.scrollY; // where the search on screen was left, for Back
     wanted = state;
     clearErrors();
     moreError.hidden = true;
@@ -466,7 +468,7 @@
       statusLine.textContent = "";
       showHeading(state, null);
       updateMore();
-      record(state, push);
+      record(state, push, leftAt);
       return;
     }
     const problems = formProblems(state);
@@ -524,7 +526,6 @@
     showHeading(shown, image);
     statusLine.textContent = describe(shown, loaded, !exhausted);
     updateMore();
-    record(shown, push);
     if (collapse && narrowScreen.matches) closeFilters();
     if (scrollY !== null) window.scrollTo(0, scrollY);
     else if (push && context.getBoundingClientRect().top < 0) window.scrollTo(0, 0);
@@ -533,15 +534,21 @@
       queryInput.value = "";
       resultsTitle.focus({ preventScroll: true });
     }
+    record(shown, push, leftAt);
     fillScreen();
   }
 
-  function record(state, push) {
+  function record(state, push, leftAt) {
     const address = addressOf(state);
     lastAddress = address;
-    const entry = historyEntry(state);
-    if (push && address !== location.pathname + location.search) history.pushState(entry, "", address);
-    else history.replaceState({ ...(history.state || {}), ...entry, scrollY: window.scrollY }, "", address);
+    const entry = { ...historyEntry(state), scrollY: window.scrollY };
+    clearTimeout(scrollTimer); // a pending save belongs to the entry being left
+    if (push && address !== location.pathname + location.search) {
+      history.replaceState({ ...(history.state || {}), scrollY: leftAt }, "");
+      history.pushState(entry, "", address);
+    } else {
+      history.replaceState({ ...(history.state || {}), ...entry }, "", address);
+    }
   }
 
   async function loadMore() {
@@ -554,6 +561,15 @@
     moreButton.textContent = "Loading…";
     let image = null;
     if (state.kind === "image") image = ((await loadImage(state.imageKey)) || {}).blob || null;
+    if (state.kind === "image" && !image) {
+      loadingMore = false;
+      moreButton.disabled = false;
+      moreButton.textContent = "Show more";
+      moreError.textContent = "More posters could not be loaded: the image is not kept in this browser any more. " +
+        "Choose it again with “Search by image…”.";
+      moreError.hidden = false;
+      return;
+    }
     let page;
     try {
       page = await fetchPage(state, image, loaded, PAGE_SIZE, (wait) => {
@@ -821,7 +837,6 @@
 
   // The scroll position belongs to the history entry, so Back and reload return to it.
   history.scrollRestoration = "manual";
-  let scrollTimer = 0;
   window.addEventListener("scroll", () => {
     clearTimeout(scrollTimer);
     scrollTimer = setTimeout(() => {
@@ -850,7 +865,8 @@
       updateMore();
       return;
     }
-    search(state, { scrollY: saved && saved.scrollY ? saved.scrollY : null, collapse: true });
+    const scrollY = saved && typeof saved.scrollY === "number" ? saved.scrollY : null;
+    search(state, { scrollY, collapse: true });
   }
 
   // Following the skip link changes only the fragment; that is no new search.
