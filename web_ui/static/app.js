@@ -63,8 +63,8 @@
   let loadingMore = false;
   let thumbUrl = null;
   let lastWords = ""; // the words of the latest text search, for "Back to text search"
-  let wanted = null;
-  let scrollTimer = 0; // saves the scroll position into the history entry, once scrolling stops // the search asked for last (on screen, or still on its way)
+  let wanted = null; // the search asked for last (on screen, or still on its way)
+  let scrollTimer = 0; // saves the scroll position into the history entry once scrolling stops
 
   // ---- Search state <-> address ------------------------------------------------------
 
@@ -116,8 +116,10 @@
       for (const raw of params.getAll(f)) {
         if (!raw.trim()) continue;
         const known = genres.find((g) => g.genre.toLowerCase() === raw.trim().toLowerCase());
-        if (known) {
-          if (!state[f].includes(known.genre)) state[f].push(known.genre);
+        if (known || genres.length === 0) {
+          // Without the genre list (it failed to load) the service judges the name itself.
+          const name = known ? known.genre : raw.trim();
+          if (!state[f].includes(name)) state[f].push(name);
         } else {
           problems.push(["genres", `This collection has no genre “${raw}”, so the link was not searched.`]);
         }
@@ -391,11 +393,14 @@
 
   function retryPoster(img, url, attempt) {
     img.addEventListener("error", () => {
-      if (attempt >= POSTER_RETRIES) { img.hidden = true; return; }
+      // The placeholder (the title) shows meanwhile, not a broken image.
+      img.hidden = true;
+      if (attempt >= POSTER_RETRIES) return;
       // A poster that failed (server busy, network blip) is asked for again, later each time.
       setTimeout(() => {
         if (!img.isConnected) return;
         const fresh = img.cloneNode();
+        fresh.loading = "eager"; // a hidden lazy image would never load
         img.replaceWith(fresh);
         retryPoster(fresh, url, attempt + 1);
         fresh.src = url;
