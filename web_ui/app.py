@@ -145,6 +145,11 @@ def create_app(
         ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0].casefold()))
         return {"genres": [{"genre": name, "count": count} for name, count in ordered]}
 
+    @app.get("/api/limits")
+    async def limits() -> dict[str, int]:
+        """What the page checks before sending: the largest image upload accepted, in bytes."""
+        return {"max_upload_bytes": max_upload_bytes}
+
     @app.get("/api/search")
     async def search_get(request: Request) -> dict[str, Any]:
         """Posters matching ``query``, narrowed by the filter parameters."""

@@ -9,14 +9,23 @@ is exercised with results that can be checked.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import hashlib
 import io
+import os
+import re
+import socket
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+import uvicorn
 from PIL import Image, ImageDraw, ImageFont
 
 from poster_index.edge import EdgePosterIndex
@@ -31,6 +40,7 @@ from postersearch.encoding import (
 )
 from search_service.core import PosterSearch
 from search_service.settings import SearchSettings
+from web_ui.app import create_app
 
 MODEL_ID = "test/mean-colour"
 DIMENSION = 4
@@ -169,20 +179,37 @@ class WebCollection:
         return next(p for p in self.posters if p.title == title)
 
 
-@pytest.fixture(scope="session")
-def web_collection(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebCollection]:
-    """Eighteen coloured posters on disk, ingested into a Qdrant Edge shard."""
-    base = tmp_path_factory.mktemp("web")
+def _build_collection(
+    base: Path,
+    catalogue: Sequence[tuple[str, str, tuple[str, ...], int, float]],
+    extra: Callable[[Path, list[Poster], list[bytes]], None] | None = None,
+) -> WebCollection:
     root = base / "posters"
     (root / "covers").mkdir(parents=True)
     posters: list[Poster] = []
     images: list[bytes] = []
-    for n, (title, colour, genres, year, rating) in enumerate(_CATALOGUE, start=1):
+    for n, (title, colour, genres, year, rating) in enumerate(catalogue, start=1):
         data = draw_poster(title, COLOURS[colour], n)
         path = root / "covers" / f"{n}.jpg"
         path.write_bytes(data)
         images.append(data)
         posters.append(Poster(str(n), title, genres, year, rating, str(path)))
+    if extra is not None:
+        extra(base, posters, images)
+    encoder = ColourEncoder()
+    # In a thread of its own: playwright's sync API may already run an event loop here.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        vectors = pool.submit(asyncio.run, encoder.encode_images(images)).result()
+    index = EdgePosterIndex(base / "index")
+    index.ensure_collection(CollectionModel(MODEL_ID, DIMENSION))
+    index.upsert(
+        [PosterVector(p, list(map(float, v))) for p, v in zip(posters, vectors, strict=True)]  # type: ignore[arg-type]
+    )
+    search = PosterSearch(encoder, index, SearchSettings(cache_size=64, genre_cache_s=0))
+    return WebCollection(root, posters, index, search)
+
+
+def _outside_and_url_posters(base: Path, posters: list[Poster], images: list[bytes]) -> None:
     # One poster lives outside the roots: the page must show it without its file.
     outside = base / "elsewhere.jpg"
     outside.write_bytes(draw_poster("Far Away", COLOURS["green"], 99))
@@ -194,16 +221,29 @@ def web_collection(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebColl
         Poster("98", "Web Only", ("Drama",), 1960, 5.0, "https://posters.example/98.jpg")
     )
 
-    encoder = ColourEncoder()
-    vectors = asyncio.run(encoder.encode_images(images))
-    index = EdgePosterIndex(base / "index")
-    index.ensure_collection(CollectionModel(MODEL_ID, DIMENSION))
-    index.upsert(
-        [PosterVector(p, list(map(float, v))) for p, v in zip(posters, vectors, strict=True)]  # type: ignore[arg-type]
+
+@pytest.fixture(scope="session")
+def web_collection(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebCollection]:
+    """Eighteen coloured posters on disk, ingested into a Qdrant Edge shard."""
+    collection = _build_collection(
+        tmp_path_factory.mktemp("web"), _CATALOGUE, _outside_and_url_posters
     )
-    search = PosterSearch(encoder, index, SearchSettings(cache_size=64, genre_cache_s=0))
-    yield WebCollection(root, posters, index, search)
-    index.close()
+    yield collection
+    collection.index.close()
+
+
+@pytest.fixture(scope="session")
+def big_collection(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebCollection]:
+    """Ninety posters, enough for several pages: "Poster 1" .. "Poster 90", rated 1.1 .. 10."""
+    colours = list(COLOURS)
+    kinds = [("Drama",), ("Comedy",), ("Horror", "Drama")]
+    catalogue = [
+        (f"Poster {n}", colours[n % len(colours)], kinds[n % 3], 1950 + n, 1 + n / 10)
+        for n in range(1, 91)
+    ]
+    collection = _build_collection(tmp_path_factory.mktemp("web-big"), catalogue)
+    yield collection
+    collection.index.close()
 
 
 @pytest.fixture
@@ -216,3 +256,141 @@ def colour_encoder() -> ColourEncoder:
 def poster_image() -> Callable[[str], bytes]:
     """Draws a JPEG poster of a named colour (a key of COLOURS), for image queries."""
     return lambda colour: draw_poster("Query", COLOURS[colour], 7)
+
+
+# ---- The page in a real browser ----------------------------------------------------------
+
+# Debian's chromium; another path (another distribution's name for it) through the env.
+CHROMIUM = Path(os.environ.get("POSTER_SEARCH_CHROMIUM", "/usr/bin/chromium"))
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--headless",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+TIMEOUT_MS = 10_000
+DESKTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+def _browser_unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(f"{reason}; run scripts/install_browser.sh (CI must run the browser tests)")
+    pytest.skip(reason)
+
+
+@contextlib.contextmanager
+def serve_app(app: Any) -> Iterator[str]:
+    """Serves an ASGI app with uvicorn in a thread, on a port the OS picked."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def base_url(web_collection: WebCollection) -> Iterator[str]:
+    """The app over the eighteen-poster collection, served on 127.0.0.1."""
+    with serve_app(create_app(web_collection.search, [web_collection.root])) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def big_url(big_collection: WebCollection) -> Iterator[str]:
+    """The app over the ninety-poster collection, served on 127.0.0.1."""
+    with serve_app(create_app(big_collection.search, [big_collection.root])) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's chromium, driven by playwright (which never downloads a browser).
+
+    One per test module: playwright's sync API runs an event loop in this thread while the
+    browser is open, which asyncio tests of other modules must not find running.
+    """
+    if not CHROMIUM.exists():
+        _browser_unavailable(f"{CHROMIUM} is missing")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _browser_unavailable("the playwright package is not installed (pip install -e '.[dev]')")
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS
+        )
+        yield launched
+        launched.close()
+
+
+@dataclass
+class PageWatch:
+    """What a page did that a test did not ask for: script errors, requests elsewhere."""
+
+    errors: list[str] = field(default_factory=list)
+    elsewhere: list[str] = field(default_factory=list)
+    api_calls: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def open_page(browser: Any) -> Iterator[Callable[..., Any]]:
+    """Opens the page in a fresh browser context: open_page(url, viewport=..., **context).
+
+    The page's `watch` attribute lists script errors and requests; when the test ends, no
+    script error may have happened and no request may have left the machine (apart from
+    posters the collection links by URL).
+    """
+    contexts: list[tuple[Any, PageWatch]] = []
+
+    def opener(url: str, viewport: dict[str, int] | None = None, wait: bool = True,
+               **options: Any) -> Any:  # fmt: skip
+        context = browser.new_context(viewport=viewport or DESKTOP, locale="en-US", **options)
+        context.set_default_timeout(TIMEOUT_MS)
+        # Nothing leaves the machine: posters linked by URL simply fail to load.
+        context.route(re.compile(r"^(?!http://127\.0\.0\.1:)"), lambda route: route.abort())
+        watch = PageWatch()
+        contexts.append((context, watch))
+        opened = context.new_page()
+        opened.watch = watch
+        origin = re.match(r"https?://[^/]+", url)
+        assert origin
+        opened.on("pageerror", lambda exc: watch.errors.append(str(exc)))
+        opened.on(
+            "request",
+            lambda req: (
+                watch.api_calls.append(req.method + " " + req.url[len(origin[0]) :])
+                if req.url.startswith(origin[0])
+                else watch.elsewhere.append(req.url)
+            ),
+        )
+        opened.goto(url)
+        if wait:
+            opened.wait_for_function("() => document.querySelector('.chip') !== null")
+        return opened
+
+    yield opener
+    for context, _ in contexts:
+        context.close()
+    for _, watch in contexts:
+        assert not watch.errors, f"script errors on the page: {watch.errors}"
+        # No CDN, font or script from elsewhere: only posters the collection links by URL.
+        assert all(url.startswith("https://posters.example/") for url in watch.elsewhere), (
+            watch.elsewhere
+        )

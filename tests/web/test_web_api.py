@@ -44,6 +44,10 @@ def test_page_and_health(client: TestClient) -> None:
     assert client.get("/api/docs").status_code == 404  # it would load scripts from a CDN
 
 
+def test_limits_tell_the_page_the_largest_upload(client: TestClient) -> None:
+    assert client.get("/api/limits").json() == {"max_upload_bytes": 64 * 1024}
+
+
 def test_genres_are_counted_most_common_first(client: TestClient) -> None:
     genres = client.get("/api/genres").json()["genres"]
     counts = {g["genre"]: g["count"] for g in genres}
