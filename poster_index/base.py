@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+from poster_index.hybrid import DEFAULT_FUSION, FusionWeights
+from poster_index.lexical import LexicalQuery
 from postersearch.domain import CollectionModel, Poster, PosterVector, SearchFilter, SearchHit
 
 DEFAULT_COLLECTION = "posters"
@@ -58,6 +60,34 @@ class PosterIndex(Protocol):
         exclude_movie_id: str | None = None,
     ) -> list[SearchHit]:
         """Nearest posters to vector (cosine) among those passing flt, best first."""
+        ...
+
+    def has_text(self) -> bool:
+        """True when the collection stores words for lexical and hybrid search.
+
+        Collections created before lexical search have none; they answer vector searches.
+        """
+        ...
+
+    def text_search(
+        self, query: LexicalQuery, flt: SearchFilter, limit: int, offset: int = 0
+    ) -> list[SearchHit]:
+        """Posters passing flt ranked by Qdrant's BM25 over their words, best first."""
+        ...
+
+    def hybrid_search(
+        self,
+        vector: Sequence[float],
+        query: LexicalQuery,
+        flt: SearchFilter,
+        limit: int,
+        offset: int = 0,
+        fusion: FusionWeights = DEFAULT_FUSION,
+    ) -> list[SearchHit]:
+        """Posters passing flt, the vector and lexical rankings fused in one Qdrant query.
+
+        Each hit's `found_by` names the branches that returned it.
+        """
         ...
 
     def browse(self, flt: SearchFilter, limit: int, offset: int = 0) -> list[SearchHit]:

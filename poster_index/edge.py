@@ -17,6 +17,14 @@ from poster_index.base import (
     PosterIndexError,
 )
 from poster_index.filters import rated_only_edge, to_edge_filter
+from poster_index.hybrid import (
+    BRANCH_TEXT,
+    DEFAULT_FUSION,
+    FusionWeights,
+    branch_depth,
+    found_by,
+)
+from poster_index.lexical import FIELD_TEXT_TERMS, TEXT_VECTOR, LexicalQuery, text_payload
 from poster_index.model_record import check_same_model, read_model_record, write_model_record
 from poster_index.payload import (
     FIELD_GENRES,
@@ -27,6 +35,7 @@ from poster_index.payload import (
     point_id,
     poster_to_payload,
 )
+from poster_index.text_filters import text_match_edge
 from poster_index.tuning import DEFAULT_TUNING, IndexTuning
 from postersearch.domain import CollectionModel, Poster, PosterVector, SearchFilter, SearchHit
 
@@ -44,7 +53,12 @@ _PAYLOAD_INDEXES: tuple[tuple[str, edge.PayloadSchemaType], ...] = (
     (FIELD_YEAR, edge.PayloadSchemaType.Integer),
     (FIELD_RATING, edge.PayloadSchemaType.Float),
     (FIELD_MOVIE_ID, edge.PayloadSchemaType.Keyword),
+    (FIELD_TEXT_TERMS, edge.PayloadSchemaType.Integer),
 )
+
+
+def _sparse_query(query: LexicalQuery) -> edge.SparseVector:
+    return edge.SparseVector(query.indices, [1.0] * len(query.indices))
 
 
 class EdgePosterIndex:
@@ -84,6 +98,7 @@ class EdgePosterIndex:
         self._closed = False
         self._model = read_model_record(self._dir)
         self._shard: edge.EdgeShard | None = None
+        self._text: bool | None = None
         if self._model is not None and (self._dir / _EDGE_CONFIG_FILE).exists():
             self._shard = self._load()
 
@@ -110,6 +125,8 @@ class EdgePosterIndex:
                     distance=edge.Distance.Cosine,
                 )
             },
+            # BM25 term frequencies; Qdrant weighs each term by its IDF at query time.
+            sparse_vectors={TEXT_VECTOR: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)},
             hnsw_config=edge.HnswIndexConfig(
                 m=t.m,
                 ef_construct=t.ef_construct,
@@ -193,13 +210,13 @@ class EdgePosterIndex:
                         f"movie {item.poster.movie_id!r} has a {len(item.vector)}-d vector; "
                         f"the collection holds {self._model.dimension}-d vectors"
                     )
-                points.append(
-                    edge.Point(
-                        point_id(item.poster.movie_id),
-                        {VECTOR_NAME: [float(x) for x in item.vector]},
-                        poster_to_payload(item.poster),
-                    )
-                )
+                payload = poster_to_payload(item.poster)
+                vectors: dict[str, Any] = {VECTOR_NAME: [float(x) for x in item.vector]}
+                if self._has_text(shard):
+                    payload, terms = text_payload(payload)
+                    if terms is not None:
+                        vectors[TEXT_VECTOR] = edge.SparseVector(terms.indices, terms.values)
+                points.append(edge.Point(point_id(item.poster.movie_id), vectors, payload))
             try:
                 shard.update(edge.UpdateOperation.upsert_points(points))
                 shard.flush()
@@ -210,11 +227,26 @@ class EdgePosterIndex:
             if cut and self._unindexed(shard) >= cut:
                 self._optimize(shard)
 
-    @staticmethod
-    def _unindexed(shard: edge.EdgeShard) -> int:
+    def _has_text(self, shard: edge.EdgeShard) -> bool:
+        if self._text is None:
+            # Shards made before lexical search have no text vector and no term index.
+            schema = self._call(shard.info).payload_schema
+            self._text = FIELD_TEXT_TERMS in schema
+        return self._text
+
+    def has_text(self) -> bool:
+        """True when the collection stores words for lexical and hybrid search."""
+        return self._has_text(self._ready())
+
+    def _unindexed(self, shard: edge.EdgeShard) -> int:
         """Posters written since the last graph build (they wait in the appendable segment)."""
         info = shard.info()
-        return int(info.points_count) - int(info.indexed_vectors_count)
+        indexed = int(info.indexed_vectors_count)
+        if self._has_text(shard):
+            # Sparse vectors count as indexed from the moment they are written.
+            with_text = edge.Filter(must=[edge.HasVectorCondition(TEXT_VECTOR)])
+            indexed -= self._count(shard, with_text)
+        return int(info.points_count) - indexed
 
     def _optimize(self, shard: edge.EdgeShard) -> bool:
         try:
@@ -317,6 +349,86 @@ class EdgePosterIndex:
         )
         points = self._call(shard.query, request)
         return [SearchHit(payload_to_poster(p.payload or {}), float(p.score)) for p in points]
+
+    def _hybrid_dense_params(
+        self, shard: edge.EdgeShard, flt: SearchFilter, qfilter: edge.Filter | None, page: int
+    ) -> edge.SearchParams:
+        """Search parameters of the vector branch of a hybrid query."""
+        return self._search_params(shard, flt, qfilter, page)
+
+    def text_search(
+        self, query: LexicalQuery, flt: SearchFilter, limit: int, offset: int = 0
+    ) -> list[SearchHit]:
+        """Posters passing flt ranked by BM25 over their words alone, best first.
+
+        Only movies holding at least `query.min_words` of the query's words are returned.
+        """
+        shard = self._ready()
+        if query.is_empty or not self._has_text(shard):
+            return []
+        request = edge.QueryRequest(
+            limit=limit,
+            offset=offset,
+            query=edge.Query.Nearest(_sparse_query(query), using=TEXT_VECTOR),
+            filter=text_match_edge(to_edge_filter(flt), query),
+            with_payload=True,
+        )
+        points = self._call(shard.query, request)
+        return [
+            SearchHit(payload_to_poster(p.payload or {}), float(p.score), (BRANCH_TEXT,))
+            for p in points
+        ]
+
+    def hybrid_search(
+        self,
+        vector: Sequence[float],
+        query: LexicalQuery,
+        flt: SearchFilter,
+        limit: int,
+        offset: int = 0,
+        fusion: FusionWeights = DEFAULT_FUSION,
+    ) -> list[SearchHit]:
+        """Posters passing flt, ranked by the fusion of the vector and the lexical branch.
+
+        One batch: the fused query (both branches prefetched under flt, fused by weighted
+        RRF in Qdrant) and the lexical branch's ranking, from which each hit learns which
+        branches returned it.
+        """
+        shard = self._ready()
+        qfilter = to_edge_filter(flt)
+        depth = branch_depth(limit, offset)
+        lexical = edge.Query.Nearest(_sparse_query(query), using=TEXT_VECTOR)
+        text_filter = text_match_edge(qfilter, query)
+        fused = edge.QueryRequest(
+            limit=limit,
+            offset=offset,
+            prefetches=[
+                edge.Prefetch(
+                    depth,
+                    query=edge.Query.Nearest([float(x) for x in vector], using=VECTOR_NAME),
+                    filter=qfilter,
+                    params=self._hybrid_dense_params(shard, flt, qfilter, depth),
+                ),
+                edge.Prefetch(depth, query=lexical, filter=text_filter),
+            ],
+            query=edge.Fusion.Rrf(k=fusion.k, weights=fusion.as_list()),
+            with_payload=True,
+        )
+        text_only = edge.QueryRequest(
+            limit=depth, query=lexical, filter=text_filter, with_payload=False
+        )
+        points, text_points = self._call(
+            shard.query_batch, edge.QueryBatchRequest([fused, text_only])
+        )
+        text_ranks = {str(p.id): rank for rank, p in enumerate(text_points)}
+        return [
+            SearchHit(
+                payload_to_poster(p.payload or {}),
+                float(p.score),
+                found_by(str(p.id), float(p.score), text_ranks, depth, fusion),
+            )
+            for p in points
+        ]
 
     def browse(self, flt: SearchFilter, limit: int, offset: int = 0) -> list[SearchHit]:
         """Posters passing flt, highest rating first, then the unrated; score is the rating."""

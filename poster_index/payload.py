@@ -17,6 +17,15 @@ FIELD_GENRES = "genres"
 FIELD_YEAR = "year"
 FIELD_RATING = "rating"
 FIELD_POSTER = "poster"
+FIELD_ORIGINAL_TITLE = "original_title"
+FIELD_ALTERNATIVE_TITLES = "alternative_titles"
+FIELD_OVERVIEW = "overview"
+FIELD_TAGLINE = "tagline"
+FIELD_KEYWORDS = "keywords"
+FIELD_TAGS = "tags"
+# An English description of the poster image, written into the payload by the captioning
+# step; read here only as text for lexical search.
+FIELD_CAPTION = "caption"
 
 
 def point_id(movie_id: str) -> str:
@@ -35,7 +44,7 @@ def poster_to_payload(poster: Poster) -> dict[str, Any]:
     """The payload stored with a poster's vector.
 
     Unknown year and rating are left out rather than stored as null, so range conditions
-    never match them.
+    never match them; empty text fields are left out too.
     """
     payload: dict[str, Any] = {
         FIELD_MOVIE_ID: poster.movie_id,
@@ -47,7 +56,25 @@ def poster_to_payload(poster: Poster) -> dict[str, Any]:
         payload[FIELD_YEAR] = int(poster.year)
     if poster.rating is not None:
         payload[FIELD_RATING] = float(poster.rating)
+    texts: tuple[tuple[str, str], ...] = (
+        (FIELD_ORIGINAL_TITLE, poster.original_title),
+        (FIELD_OVERVIEW, poster.overview),
+        (FIELD_TAGLINE, poster.tagline),
+    )
+    payload.update((name, value) for name, value in texts if value)
+    lists: tuple[tuple[str, tuple[str, ...]], ...] = (
+        (FIELD_ALTERNATIVE_TITLES, poster.alternative_titles),
+        (FIELD_KEYWORDS, poster.keywords),
+        (FIELD_TAGS, poster.tags),
+    )
+    payload.update((name, list(values)) for name, values in lists if values)
     return payload
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,) if value else ()
+    return tuple(str(v) for v in value or ())
 
 
 def payload_to_poster(payload: Mapping[str, Any]) -> Poster:
@@ -61,4 +88,10 @@ def payload_to_poster(payload: Mapping[str, Any]) -> Poster:
         year=int(year) if year is not None else None,
         rating=float(rating) if rating is not None else None,
         poster=str(payload.get(FIELD_POSTER, "")),
+        original_title=str(payload.get(FIELD_ORIGINAL_TITLE) or ""),
+        alternative_titles=_strings(payload.get(FIELD_ALTERNATIVE_TITLES)),
+        overview=str(payload.get(FIELD_OVERVIEW) or ""),
+        tagline=str(payload.get(FIELD_TAGLINE) or ""),
+        keywords=_strings(payload.get(FIELD_KEYWORDS)),
+        tags=_strings(payload.get(FIELD_TAGS)),
     )

@@ -20,6 +20,14 @@ from poster_index.base import (
     PosterIndexError,
 )
 from poster_index.filters import rated_only_client, to_client_filter
+from poster_index.hybrid import (
+    BRANCH_TEXT,
+    DEFAULT_FUSION,
+    FusionWeights,
+    branch_depth,
+    found_by,
+)
+from poster_index.lexical import FIELD_TEXT_TERMS, TEXT_VECTOR, LexicalQuery, text_payload
 from poster_index.model_record import check_same_model
 from poster_index.payload import (
     FIELD_GENRES,
@@ -30,6 +38,7 @@ from poster_index.payload import (
     point_id,
     poster_to_payload,
 )
+from poster_index.text_filters import text_match_client
 from poster_index.tuning import DEFAULT_TUNING, IndexTuning
 from postersearch.domain import CollectionModel, Poster, PosterVector, SearchFilter, SearchHit
 
@@ -48,6 +57,7 @@ _PAYLOAD_INDEXES: tuple[tuple[str, models.PayloadSchemaType], ...] = (
     (FIELD_YEAR, models.PayloadSchemaType.INTEGER),
     (FIELD_RATING, models.PayloadSchemaType.FLOAT),
     (FIELD_MOVIE_ID, models.PayloadSchemaType.KEYWORD),
+    (FIELD_TEXT_TERMS, models.PayloadSchemaType.INTEGER),
 )
 
 P = ParamSpec("P")
@@ -90,6 +100,10 @@ def quantization_config(tuning: IndexTuning) -> models.ScalarQuantization | None
     )
 
 
+def _sparse_query(query: LexicalQuery) -> models.SparseVector:
+    return models.SparseVector(indices=query.indices, values=[1.0] * len(query.indices))
+
+
 class ServerPosterIndex:
     """Posters in a collection of a Qdrant server, reached through a QdrantClient.
 
@@ -121,6 +135,7 @@ class ServerPosterIndex:
         self._replication_factor = replication_factor
         self._lock = threading.Lock()
         self._model: CollectionModel | None = None
+        self._text: bool | None = None
 
     @_mapped_errors
     def _read_model(self) -> CollectionModel | None:
@@ -159,6 +174,10 @@ class ServerPosterIndex:
                         distance=models.Distance.COSINE,
                     )
                 },
+                # BM25 term frequencies; Qdrant weighs each term by its IDF at query time.
+                sparse_vectors_config={
+                    TEXT_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)
+                },
                 hnsw_config=models.HnswConfigDiff(
                     m=t.m,
                     ef_construct=t.ef_construct,
@@ -195,6 +214,7 @@ class ServerPosterIndex:
         if not items:
             return
         dimension = self._model.dimension if self._model is not None else None
+        with_text = self.has_text()
         points = []
         for item in items:
             if dimension is not None and len(item.vector) != dimension:
@@ -202,11 +222,17 @@ class ServerPosterIndex:
                     f"movie {item.poster.movie_id!r} has a {len(item.vector)}-d vector; "
                     f"the collection holds {dimension}-d vectors"
                 )
+            payload = poster_to_payload(item.poster)
+            vectors: dict[str, Any] = {VECTOR_NAME: [float(x) for x in item.vector]}
+            if with_text:
+                payload, terms = text_payload(payload)
+                if terms is not None:
+                    vectors[TEXT_VECTOR] = models.SparseVector(
+                        indices=terms.indices, values=terms.values
+                    )
             points.append(
                 models.PointStruct(
-                    id=point_id(item.poster.movie_id),
-                    vector={VECTOR_NAME: [float(x) for x in item.vector]},
-                    payload=poster_to_payload(item.poster),
+                    id=point_id(item.poster.movie_id), vector=vectors, payload=payload
                 )
             )
         self._client.upsert(self._collection, points=points, wait=True)
@@ -269,6 +295,98 @@ class ServerPosterIndex:
         )
         return [
             SearchHit(payload_to_poster(p.payload or {}), float(p.score)) for p in response.points
+        ]
+
+    @_mapped_errors
+    def has_text(self) -> bool:
+        """True when the collection stores words for lexical and hybrid search."""
+        if self._text is None:
+            # Collections made before lexical search have no text vector.
+            info = self._client.get_collection(self._collection)
+            sparse = info.config.params.sparse_vectors or {}
+            self._text = TEXT_VECTOR in sparse
+        return self._text
+
+    def _hybrid_dense_params(
+        self, flt: SearchFilter, qfilter: models.Filter | None, page: int
+    ) -> models.SearchParams:
+        """Search parameters of the vector branch of a hybrid query."""
+        return self._search_params(flt, qfilter, page)
+
+    @_mapped_errors
+    def text_search(
+        self, query: LexicalQuery, flt: SearchFilter, limit: int, offset: int = 0
+    ) -> list[SearchHit]:
+        """Posters passing flt ranked by BM25 over their words alone, best first.
+
+        Only movies holding at least `query.min_words` of the query's words are returned.
+        """
+        if query.is_empty or not self.has_text():
+            return []
+        response = self._client.query_points(
+            self._collection,
+            query=_sparse_query(query),
+            using=TEXT_VECTOR,
+            query_filter=text_match_client(to_client_filter(flt), query),
+            limit=limit,
+            offset=offset,
+            with_payload=True,
+        )
+        return [
+            SearchHit(payload_to_poster(p.payload or {}), float(p.score), (BRANCH_TEXT,))
+            for p in response.points
+        ]
+
+    @_mapped_errors
+    def hybrid_search(
+        self,
+        vector: Sequence[float],
+        query: LexicalQuery,
+        flt: SearchFilter,
+        limit: int,
+        offset: int = 0,
+        fusion: FusionWeights = DEFAULT_FUSION,
+    ) -> list[SearchHit]:
+        """Posters passing flt, ranked by the fusion of the vector and the lexical branch.
+
+        One batch: the fused query (both branches prefetched under flt, fused by weighted
+        RRF in Qdrant) and the lexical branch's ranking, from which each hit learns which
+        branches returned it.
+        """
+        qfilter = to_client_filter(flt)
+        depth = branch_depth(limit, offset)
+        text_filter = text_match_client(qfilter, query)
+        sparse = _sparse_query(query)
+        fused = models.QueryRequest(
+            prefetch=[
+                models.Prefetch(
+                    query=[float(x) for x in vector],
+                    using=VECTOR_NAME,
+                    filter=qfilter,
+                    params=self._hybrid_dense_params(flt, qfilter, depth),
+                    limit=depth,
+                ),
+                models.Prefetch(query=sparse, using=TEXT_VECTOR, filter=text_filter, limit=depth),
+            ],
+            query=models.RrfQuery(rrf=models.Rrf(k=fusion.k, weights=fusion.as_list())),
+            limit=limit,
+            offset=offset,
+            with_payload=True,
+        )
+        text_only = models.QueryRequest(
+            query=sparse, using=TEXT_VECTOR, filter=text_filter, limit=depth, with_payload=False
+        )
+        fused_response, text_response = self._client.query_batch_points(
+            self._collection, requests=[fused, text_only]
+        )
+        text_ranks = {str(p.id): rank for rank, p in enumerate(text_response.points)}
+        return [
+            SearchHit(
+                payload_to_poster(p.payload or {}),
+                float(p.score),
+                found_by(str(p.id), float(p.score), text_ranks, depth, fusion),
+            )
+            for p in fused_response.points
         ]
 
     @_mapped_errors
