@@ -411,7 +411,8 @@ class EdgePosterIndex:
                 ),
                 edge.Prefetch(depth, query=lexical, filter=text_filter),
             ],
-            query=edge.Fusion.Rrf(k=fusion.k, weights=fusion.as_list()),
+            # The stub types Fusion.Rrf apart from Fusion, which QueryRequest takes.
+            query=edge.Fusion.Rrf(k=fusion.k, weights=fusion.as_list()),  # type: ignore[arg-type]
             with_payload=True,
         )
         text_only = edge.QueryRequest(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 RATING_MIN = 0.0
 RATING_MAX = 10.0
@@ -39,6 +40,17 @@ class Poster:
     tagline: str = ""
     keywords: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+
+
+class SearchMode(StrEnum):
+    """How a text query is matched against the collection."""
+
+    HYBRID = "hybrid"
+    """The image vectors and the movie's words, fused in one Qdrant query."""
+    VECTOR = "vector"
+    """The query's text vector against the poster image vectors alone."""
+    TEXT = "text"
+    """Qdrant's BM25 over the movie's words alone."""
 
 
 @dataclass(frozen=True)

@@ -27,12 +27,15 @@ def test_search_prints_a_table_over_the_embedded_index(
     tiny_collection: TinyCollection, capsys: pytest.CaptureFixture[str]
 ) -> None:
     index = str(tiny_collection.index_dir)
-    code, out, _ = _run(
+    code, out, err = _run(
         capsys, "search", "dark red horror poster", "--index", index, "--limit", "4"
     )
     assert code == 0
+    assert "mode: hybrid" in err
     lines = out.strip().splitlines()
-    assert lines[0].split() == ["#", "score", "title", "year", "genres", "rating", "poster"]
+    assert lines[0].split() == [
+        "#", "score", "title", "year", "genres", "rating", "poster", "found", "by"
+    ]  # fmt: skip
     assert set(lines[1]) <= {"-", " "}
     assert [line.split()[0] for line in lines[2:]] == ["1", "2", "3", "4"]
     titles = {p.title for p in tiny_collection.posters}
