@@ -3,8 +3,10 @@
 A hybrid query is one Qdrant query with two prefetches under the same filter: the image
 vector branch (nearest poster vectors to the query's text vector) and the lexical branch
 (Qdrant BM25 over the movie's words, among the movies containing at least half of the
-query's words). Qdrant fuses their rankings by weighted reciprocal rank fusion: a poster at
-0-based rank r of a branch with weight w gains w / (k + r).
+query's words). Qdrant fuses their rankings by weighted reciprocal rank fusion: the weight
+divides a poster's 1-based rank in a branch, so a poster at 1-based rank n of a branch of
+weight w gains 1 / (k - 1 + n / w) (measured against Qdrant Edge and qdrant-client's local
+mode, which agree; with k = 1 that is w / n).
 
 The weights were chosen with bench/bench_hybrid.py (figures in docs/search.md): words that
 match are strong evidence (a title, a story keyword), so the lexical branch weighs more, and
@@ -32,7 +34,7 @@ class FusionWeights:
     Attributes:
         vector: Weight of the image vector branch.
         text: Weight of the lexical (BM25) branch.
-        k: Rank offset: a poster at 0-based rank r gains weight / (k + r).
+        k: Qdrant's RRF constant (see `rrf_share`).
     """
 
     vector: float = 1.0
@@ -45,6 +47,11 @@ class FusionWeights:
 
 
 DEFAULT_FUSION = FusionWeights()
+
+
+def rrf_share(rank: int, weight: float, k: int) -> float:
+    """What a poster at 0-based rank of a branch of this weight adds to its fused score."""
+    return 1.0 / (k - 1 + (rank + 1) / weight)
 
 
 def branch_depth(limit: int, offset: int) -> int:
@@ -63,7 +70,7 @@ def found_by(
 
     The lexical ranks come from the same batch as the fused query; whatever the fused
     score holds beyond the lexical share came from the vector branch. Its smallest share,
-    weight / (k + depth - 1), is far above float rounding, so half of it separates the cases.
+    that of the last rank, is far above float rounding, so half of it separates the cases.
 
     Args:
         point_id: The hit's point id.
@@ -73,8 +80,8 @@ def found_by(
         fusion: The weights the query was fused with.
     """
     rank = text_ranks.get(point_id)
-    text_share = 0.0 if rank is None else fusion.text / (fusion.k + rank)
-    least_vector_share = fusion.vector / (fusion.k + depth - 1)
+    text_share = 0.0 if rank is None else rrf_share(rank, fusion.text, fusion.k)
+    least_vector_share = rrf_share(depth - 1, fusion.vector, fusion.k)
     branches: list[str] = []
     if fused_score - text_share > least_vector_share / 2:
         branches.append(BRANCH_VECTOR)
