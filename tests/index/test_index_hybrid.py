@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,7 +25,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:Local mode performs exact"),
 ]
 
-WORDS = {
+WORDS: dict[str, dict[str, Any]] = {
     "1": dict(title="Parasite", overview="A poor family schemes its way into a rich household."),
     "2": dict(title="Heat", overview="A crew of thieves plans a heist.", keywords=("casino",)),
     "3": dict(title="네온 도시", overview="비가 오는 도시의 네온사인", keywords=("사이버펑크",)),
