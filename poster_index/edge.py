@@ -31,6 +31,7 @@ from poster_index.payload import (
     FIELD_MOVIE_ID,
     FIELD_RATING,
     FIELD_YEAR,
+    POSTER_FIELDS,
     payload_to_poster,
     point_id,
     poster_to_payload,
@@ -371,7 +372,7 @@ class EdgePosterIndex:
             offset=offset,
             query=edge.Query.Nearest(_sparse_query(query), using=TEXT_VECTOR),
             filter=text_match_edge(to_edge_filter(flt), query),
-            with_payload=True,
+            with_payload=list(POSTER_FIELDS),
         )
         points = self._call(shard.query, request)
         return [
@@ -413,7 +414,7 @@ class EdgePosterIndex:
             ],
             # The stub types Fusion.Rrf apart from Fusion, which QueryRequest takes.
             query=edge.Fusion.Rrf(k=fusion.k, weights=fusion.as_list()),  # type: ignore[arg-type]
-            with_payload=True,
+            with_payload=list(POSTER_FIELDS),
         )
         text_only = edge.QueryRequest(
             limit=depth, query=lexical, filter=text_filter, with_payload=False
@@ -421,12 +422,12 @@ class EdgePosterIndex:
         points, text_points = self._call(
             shard.query_batch, edge.QueryBatchRequest([fused, text_only])
         )
-        text_ranks = {str(p.id): rank for rank, p in enumerate(text_points)}
+        text_ranks = {p.id: rank for rank, p in enumerate(text_points)}
         return [
             SearchHit(
                 payload_to_poster(p.payload or {}),
                 float(p.score),
-                found_by(str(p.id), float(p.score), text_ranks, depth, fusion),
+                found_by(p.id, float(p.score), text_ranks, depth, fusion),
             )
             for p in points
         ]

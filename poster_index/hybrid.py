@@ -16,15 +16,16 @@ being taken over by movies that merely share one word with them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 BRANCH_VECTOR = "vector"
 BRANCH_TEXT = "text"
 
-# Each branch contributes at least this many candidates to the fusion (more when the page
-# reaches deeper), so a poster ranked moderately by both branches can still surface.
-_MIN_BRANCH_DEPTH = 50
+# Each branch contributes at least this many candidates to the fusion (twice the page when
+# it reaches deeper), so a poster ranked moderately by both branches can still surface.
+_MIN_BRANCH_DEPTH = 20
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class FusionWeights:
     """
 
     vector: float = 1.0
-    text: float = 3.0
+    text: float = 12.0
     k: int = 1
 
     def as_list(self) -> list[float]:
@@ -60,9 +61,9 @@ def branch_depth(limit: int, offset: int) -> int:
 
 
 def found_by(
-    point_id: str,
+    point_id: Hashable,
     fused_score: float,
-    text_ranks: Mapping[str, int],
+    text_ranks: Mapping[Any, int],
     depth: int,
     fusion: FusionWeights,
 ) -> tuple[str, ...]:

@@ -11,6 +11,12 @@ Qdrant's multilingual tokenizer keeps such a word whole, so "네온사인이" an
 would be different terms. Every Hangul word is therefore indexed and queried together with
 its form less one trailing particle: a document saying "네온사인" and a query saying
 "네온사인이" share the term "네온사인".
+
+BM25 alone ranks "Electric Letter", whose story says "one last heist", above "The Last
+Letter" for the query "The Last Letter": both hold both words. Each title (original and
+alternative titles too) is therefore also indexed whole, as one term made of its letters
+and digits, and so is every query: a query that is exactly a movie's title matches that
+rare term too, and puts the movie first.
 """
 
 from __future__ import annotations
@@ -66,6 +72,10 @@ _BM25 = edge.Bm25(
 )
 
 _HANGUL_WORD = re.compile(r"[\uac00-\ud7a3]+")
+_WORD_CHARS = re.compile(r"\w+")
+# Marks the whole-title term, so it cannot be a word of any text.
+_TITLE_TERM_PREFIX = "wholetitle"
+_TITLE_FIELDS = (FIELD_TITLE, FIELD_ORIGINAL_TITLE, FIELD_ALTERNATIVE_TITLES)
 # Korean particles (josa), longest first so "에서" is stripped before "서" could be.
 _PARTICLES = tuple(
     sorted(
@@ -149,9 +159,19 @@ def _field_texts(value: Any) -> list[str]:
     return []
 
 
+def whole_title_term(text: str) -> str | None:
+    """The single term standing for a whole title (or query): its letters and digits."""
+    joined = "".join(_WORD_CHARS.findall(text.casefold()))
+    return f"{_TITLE_TERM_PREFIX}{joined}" if joined else None
+
+
 def document_text(payload: Mapping[str, Any]) -> str:
-    """The words lexical search matches for one stored movie, one field per line."""
-    return "\n".join(text for name in TEXT_FIELDS for text in _field_texts(payload.get(name)))
+    """The words lexical search matches for one stored movie, one field per line, then
+    the whole-title terms."""
+    lines = [text for name in TEXT_FIELDS for text in _field_texts(payload.get(name))]
+    titles = [text for name in _TITLE_FIELDS for text in _field_texts(payload.get(name))]
+    lines += [term for term in map(whole_title_term, titles) if term is not None]
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -186,12 +206,13 @@ class LexicalQuery:
     """A query's words as BM25 query terms.
 
     Attributes:
-        indices: Every query term id (weight 1 each; the collection applies the IDF).
+        indices: Every query term id (weight 1 each; the collection applies the IDF), the
+            whole-query term included.
         words: Per query word, the term ids it stands for (a Hangul word and its stem are
             one word).
         min_words: How many of the words a movie must contain to be a text match: half of
-            them, rounded up. A long description whose only word in common with a movie is
-            one title word ("dark") is no text match for that movie.
+            them, rounded up. A description whose only word in common with a movie is one
+            title word ("dark") is no text match for that movie.
     """
 
     indices: list[int]
@@ -211,5 +232,9 @@ def lexical_query(text: str) -> LexicalQuery:
         terms = tuple(sorted(set(_BM25.embed_query(expand_korean(chunk)).indices)))
         if terms and terms not in words:
             words.append(terms)
-    indices = sorted({term for word in words for term in word})
-    return LexicalQuery(indices, tuple(words), math.ceil(len(words) / 2))
+    indices = {term for word in words for term in word}
+    whole = whole_title_term(text)
+    if words and whole is not None:
+        # Not a word of its own: it only ranks an exact title first among the matches.
+        indices.update(_BM25.embed_query(whole).indices)
+    return LexicalQuery(sorted(indices), tuple(words), math.ceil(len(words) / 2))

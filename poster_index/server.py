@@ -34,6 +34,7 @@ from poster_index.payload import (
     FIELD_MOVIE_ID,
     FIELD_RATING,
     FIELD_YEAR,
+    POSTER_FIELDS,
     payload_to_poster,
     point_id,
     poster_to_payload,
@@ -330,7 +331,7 @@ class ServerPosterIndex:
             query_filter=text_match_client(to_client_filter(flt), query),
             limit=limit,
             offset=offset,
-            with_payload=True,
+            with_payload=list(POSTER_FIELDS),
         )
         return [
             SearchHit(payload_to_poster(p.payload or {}), float(p.score), (BRANCH_TEXT,))
@@ -371,7 +372,7 @@ class ServerPosterIndex:
             query=models.RrfQuery(rrf=models.Rrf(k=fusion.k, weights=fusion.as_list())),
             limit=limit,
             offset=offset,
-            with_payload=True,
+            with_payload=list(POSTER_FIELDS),
         )
         text_only = models.QueryRequest(
             query=sparse, using=TEXT_VECTOR, filter=text_filter, limit=depth, with_payload=False
@@ -379,12 +380,12 @@ class ServerPosterIndex:
         fused_response, text_response = self._client.query_batch_points(
             self._collection, requests=[fused, text_only]
         )
-        text_ranks = {str(p.id): rank for rank, p in enumerate(text_response.points)}
+        text_ranks = {p.id: rank for rank, p in enumerate(text_response.points)}
         return [
             SearchHit(
                 payload_to_poster(p.payload or {}),
                 float(p.score),
-                found_by(str(p.id), float(p.score), text_ranks, depth, fusion),
+                found_by(p.id, float(p.score), text_ranks, depth, fusion),
             )
             for p in fused_response.points
         ]

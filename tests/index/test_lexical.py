@@ -59,6 +59,18 @@ def test_english_is_stemmed_and_stop_words_dropped() -> None:
     assert len(query.words) == 3 and query.min_words == 2
 
 
+def test_a_whole_title_is_one_more_term() -> None:
+    """A query that is exactly a title shares one term more with it than with a movie
+    holding the same words elsewhere."""
+    exact = _terms("The Last Letter")
+    elsewhere = document_terms({"title": "Electric Letter", "overview": "one last heist"})
+    assert elsewhere is not None
+    scattered = set(elsewhere.indices)
+    query = set(lexical_query("the last letter").indices)
+    assert len(query & exact) == len(query & scattered) + 1
+    assert len(lexical_query("the last letter").words) == 2, "the whole title is no word"
+
+
 def test_every_text_field_is_matched() -> None:
     payload = {
         "title": "Parasite",
@@ -83,6 +95,8 @@ def test_every_text_field_is_matched() -> None:
         "comedy",
         "garden",
     ):
-        assert set(lexical_query(word).indices) <= set(terms.indices), word
+        words = {term for terms_of_word in lexical_query(word).words for term in terms_of_word}
+        assert words <= set(terms.indices), word
     assert "Drama" not in document_text(payload), "genres are filters, not words"
-    assert document_terms({"title": "The"}) is None
+    assert document_terms({"title": "…", "overview": "The end."}) is not None
+    assert document_terms({"title": "…"}) is None, "punctuation alone is no word"
