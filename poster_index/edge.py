@@ -31,7 +31,6 @@ from poster_index.payload import (
     FIELD_MOVIE_ID,
     FIELD_RATING,
     FIELD_YEAR,
-    POSTER_FIELDS,
     payload_to_poster,
     point_id,
     poster_to_payload,
@@ -372,7 +371,7 @@ class EdgePosterIndex:
             offset=offset,
             query=edge.Query.Nearest(_sparse_query(query), using=TEXT_VECTOR),
             filter=text_match_edge(to_edge_filter(flt), query),
-            with_payload=list(POSTER_FIELDS),
+            with_payload=True,
         )
         points = self._call(shard.query, request)
         return [
@@ -414,7 +413,7 @@ class EdgePosterIndex:
             ],
             # The stub types Fusion.Rrf apart from Fusion, which QueryRequest takes.
             query=edge.Fusion.Rrf(k=fusion.k, weights=fusion.as_list()),  # type: ignore[arg-type]
-            with_payload=list(POSTER_FIELDS),
+            with_payload=True,
         )
         text_only = edge.QueryRequest(
             limit=depth, query=lexical, filter=text_filter, with_payload=False

@@ -25,7 +25,7 @@ BRANCH_TEXT = "text"
 
 # Each branch contributes at least this many candidates to the fusion (twice the page when
 # it reaches deeper), so a poster ranked moderately by both branches can still surface.
-_MIN_BRANCH_DEPTH = 20
+_MIN_BRANCH_DEPTH = 10
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def rrf_share(rank: int, weight: float, k: int) -> float:
 
 def branch_depth(limit: int, offset: int) -> int:
     """How many candidates each branch hands to the fusion for this page."""
-    return max(_MIN_BRANCH_DEPTH, 2 * (limit + offset))
+    return max(_MIN_BRANCH_DEPTH, limit + offset)
 
 
 def found_by(

@@ -28,23 +28,6 @@ FIELD_TAGS = "tags"
 FIELD_CAPTION = "caption"
 
 
-# Every field `payload_to_poster` reads: what a query asks back when it needs a Poster only.
-POSTER_FIELDS = (
-    FIELD_MOVIE_ID,
-    FIELD_TITLE,
-    FIELD_GENRES,
-    FIELD_YEAR,
-    FIELD_RATING,
-    FIELD_POSTER,
-    FIELD_ORIGINAL_TITLE,
-    FIELD_ALTERNATIVE_TITLES,
-    FIELD_OVERVIEW,
-    FIELD_TAGLINE,
-    FIELD_KEYWORDS,
-    FIELD_TAGS,
-)
-
-
 def point_id(movie_id: str) -> str:
     """The point id of a movie: uuid5 of its movie id, so re-writing a movie keeps one point.
 

@@ -34,7 +34,6 @@ from poster_index.payload import (
     FIELD_MOVIE_ID,
     FIELD_RATING,
     FIELD_YEAR,
-    POSTER_FIELDS,
     payload_to_poster,
     point_id,
     poster_to_payload,
@@ -331,7 +330,7 @@ class ServerPosterIndex:
             query_filter=text_match_client(to_client_filter(flt), query),
             limit=limit,
             offset=offset,
-            with_payload=list(POSTER_FIELDS),
+            with_payload=True,
         )
         return [
             SearchHit(payload_to_poster(p.payload or {}), float(p.score), (BRANCH_TEXT,))
@@ -372,7 +371,7 @@ class ServerPosterIndex:
             query=models.RrfQuery(rrf=models.Rrf(k=fusion.k, weights=fusion.as_list())),
             limit=limit,
             offset=offset,
-            with_payload=list(POSTER_FIELDS),
+            with_payload=True,
         )
         text_only = models.QueryRequest(
             query=sparse, using=TEXT_VECTOR, filter=text_filter, limit=depth, with_payload=False

@@ -163,8 +163,8 @@ class PosterSearch:
             hits = await self._call_index(self._index.browse, flt, *page)
             return SearchPage(hits, model.model_id)
         chosen, notice = await self._choose_mode(asked)
-        lexical = lexical_query(text)
-        if chosen is SearchMode.TEXT:
+        lexical = lexical_query(text) if chosen is not SearchMode.VECTOR else None
+        if lexical is not None and chosen is SearchMode.TEXT:
             if lexical.is_empty:
                 raise InvalidRequestError(
                     f"the query {text!r} has no word to match in text mode (only stop words "
@@ -173,7 +173,7 @@ class PosterSearch:
             hits = await self._call_index(self._index.text_search, lexical, flt, *page)
             return SearchPage(hits, model.model_id, chosen, notice)
         vector = await self._encode_text(text, model)
-        if chosen is SearchMode.HYBRID and not lexical.is_empty:
+        if lexical is not None and not lexical.is_empty:
             hits = await self._call_index(
                 self._index.hybrid_search, vector.tolist(), lexical, flt, *page
             )
