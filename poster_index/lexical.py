@@ -73,8 +73,6 @@ _BM25 = edge.Bm25(
 
 _HANGUL_WORD = re.compile(r"[\uac00-\ud7a3]+")
 _WORD_CHARS = re.compile(r"\w+")
-# Marks the whole-title term, so it cannot be a word of any text.
-_TITLE_TERM_PREFIX = "wholetitle"
 _TITLE_FIELDS = (FIELD_TITLE, FIELD_ORIGINAL_TITLE, FIELD_ALTERNATIVE_TITLES)
 # Korean particles (josa), longest first so "에서" is stripped before "서" could be.
 _PARTICLES = tuple(
@@ -160,9 +158,14 @@ def _field_texts(value: Any) -> list[str]:
 
 
 def whole_title_term(text: str) -> str | None:
-    """The single term standing for a whole title (or query): its letters and digits."""
+    """The single term standing for a whole title (or query): its letters and digits run
+    together ("The Last Letter" gives "thelastletter").
+
+    No marker is added: the tokenizer would split a Latin marker from a Hangul title and
+    make it a term shared by every such title. A one-word title's term is the word itself.
+    """
     joined = "".join(_WORD_CHARS.findall(text.casefold()))
-    return f"{_TITLE_TERM_PREFIX}{joined}" if joined else None
+    return joined or None
 
 
 def document_text(payload: Mapping[str, Any]) -> str:

@@ -100,3 +100,8 @@ def test_every_text_field_is_matched() -> None:
     assert "Drama" not in document_text(payload), "genres are filters, not words"
     assert document_terms({"title": "…", "overview": "The end."}) is not None
     assert document_terms({"title": "…"}) is None, "punctuation alone is no word"
+
+
+def test_korean_titles_share_no_whole_title_term() -> None:
+    assert not set(lexical_query("네온사인이").indices) & _terms("부자 가족")
+    assert not set(lexical_query("The Last Letter").indices) & _terms("Dark Night")
