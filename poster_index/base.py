@@ -69,6 +69,12 @@ class PosterIndex(Protocol):
         """
         ...
 
+    def refresh_text(self, movie_ids: Iterable[str]) -> int:
+        """Re-derives the stored movies' BM25 vector and term list from their payload, the
+        image vectors kept; returns how many were stored. For steps that change the words
+        (a caption, re-applied metadata) without re-encoding."""
+        ...
+
     def text_search(
         self, query: LexicalQuery, flt: SearchFilter, limit: int, offset: int = 0
     ) -> list[SearchHit]:

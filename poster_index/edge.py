@@ -350,6 +350,47 @@ class EdgePosterIndex:
         points = self._call(shard.query, request)
         return [SearchHit(payload_to_poster(p.payload or {}), float(p.score)) for p in points]
 
+    def refresh_text(self, movie_ids: Iterable[str]) -> int:
+        """Re-derives the stored movies' BM25 vector and term list from their payload.
+
+        For a step that changed a movie's words in the payload (a caption written, the
+        metadata re-applied) without re-encoding its image: the image vector is kept.
+
+        Returns:
+            How many of the movies were stored (and refreshed).
+        """
+        wanted = [point_id(m) for m in movie_ids]
+        refreshed = 0
+        with self._lock:
+            shard = self._ready()
+            if not self._has_text(shard):
+                return 0
+            for start in range(0, len(wanted), _RETRIEVE_CHUNK):
+                chunk = wanted[start : start + _RETRIEVE_CHUNK]
+                for record in self._call(shard.retrieve, chunk, True, False):
+                    payload, terms = text_payload(record.payload or {})
+                    ops = [
+                        edge.UpdateOperation.set_payload(
+                            [record.id], {FIELD_TEXT_TERMS: payload.get(FIELD_TEXT_TERMS, [])}
+                        ),
+                        edge.UpdateOperation.update_vectors(
+                            [
+                                edge.PointVectors(
+                                    record.id,
+                                    {TEXT_VECTOR: edge.SparseVector(terms.indices, terms.values)},
+                                )
+                            ]
+                        )
+                        if terms is not None
+                        else edge.UpdateOperation.delete_vectors([record.id], [TEXT_VECTOR]),
+                    ]
+                    for op in ops:
+                        self._call(shard.update, op)
+                    refreshed += 1
+            self._call(shard.flush)
+            self._dirty = True
+        return refreshed
+
     def _hybrid_dense_params(
         self, shard: edge.EdgeShard, flt: SearchFilter, qfilter: edge.Filter | None, page: int
     ) -> edge.SearchParams:

@@ -307,6 +307,46 @@ class ServerPosterIndex:
             self._text = TEXT_VECTOR in sparse
         return self._text
 
+    @_mapped_errors
+    def refresh_text(self, movie_ids: Iterable[str]) -> int:
+        """Re-derives the stored movies' BM25 vector and term list from their payload.
+
+        For a step that changed a movie's words in the payload (a caption written, the
+        metadata re-applied) without re-encoding its image: the image vector is kept.
+
+        Returns:
+            How many of the movies were stored (and refreshed).
+        """
+        if not self.has_text():
+            return 0
+        wanted = [point_id(m) for m in movie_ids]
+        refreshed = 0
+        for start in range(0, len(wanted), _RETRIEVE_CHUNK):
+            records = self._client.retrieve(
+                self._collection, ids=wanted[start : start + _RETRIEVE_CHUNK], with_payload=True
+            )
+            for record in records:
+                payload, terms = text_payload(record.payload or {})
+                self._client.set_payload(
+                    self._collection,
+                    payload={FIELD_TEXT_TERMS: payload.get(FIELD_TEXT_TERMS, [])},
+                    points=[record.id],
+                    wait=True,
+                )
+                if terms is None:
+                    self._client.delete_vectors(
+                        self._collection, vectors=[TEXT_VECTOR], points=[record.id], wait=True
+                    )
+                else:
+                    sparse = models.SparseVector(indices=terms.indices, values=terms.values)
+                    self._client.update_vectors(
+                        self._collection,
+                        points=[models.PointVectors(id=record.id, vector={TEXT_VECTOR: sparse})],
+                        wait=True,
+                    )
+                refreshed += 1
+        return refreshed
+
     def _hybrid_dense_params(
         self, flt: SearchFilter, qfilter: models.Filter | None, page: int
     ) -> models.SearchParams:

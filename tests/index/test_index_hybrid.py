@@ -17,6 +17,7 @@ from poster_index.edge import EdgePosterIndex
 from poster_index.hybrid import DEFAULT_FUSION, FusionWeights, branch_depth
 from poster_index.lexical import lexical_query
 from poster_index.model_record import write_model_record
+from poster_index.payload import point_id
 from poster_index.server import ServerPosterIndex
 from postersearch.domain import Poster, PosterVector, SearchFilter
 
@@ -211,3 +212,26 @@ def test_reopened_edge_shard_still_has_text(open_backend: IndexFactory) -> None:
     first.ensure_collection(MODEL)
     again = open_backend()
     assert again.has_text()
+
+
+def test_refresh_text_picks_up_words_written_later_and_keeps_the_image_vector(
+    open_backend: IndexFactory, make_poster: Callable[..., Poster]
+) -> None:
+    """A step that writes words into the payload (a caption) refreshes the BM25 vector
+    from the payload; the image vector stays as it was encoded."""
+    index = open_backend()
+    index.ensure_collection(MODEL)
+    index.upsert([PosterVector(make_poster(movie_id="1", title="Heat"), unit_vector(1))])
+    query = lexical_query("lighthouse")
+    assert index.text_search(query, SearchFilter(), 5) == []
+    if isinstance(index, EdgePosterIndex):
+        shard = index._ready()
+        record = shard.retrieve([point_id("1")], False, False)[0]
+        shard.update(edge.UpdateOperation.set_payload([record.id], {"caption": "a lighthouse"}))
+    else:
+        assert isinstance(index, ServerPosterIndex)
+        index._client.set_payload("posters", {"caption": "a lighthouse"}, points=[point_id("1")])
+    assert index.refresh_text(["1", "missing"]) == 1
+    assert ids(index.text_search(query, SearchFilter(), 5)) == ["1"]
+    assert index.get_vector("1") == pytest.approx(unit_vector(1))
+    assert ids(index.text_search(lexical_query("heat"), SearchFilter(), 5)) == ["1"]
