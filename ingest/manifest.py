@@ -4,6 +4,10 @@ Each record has ``id``, ``title``, ``genres``, ``year``, ``rating`` and ``poster
 the genres are pipe-separated (``Action|Drama``); in JSONL they are a list or a pipe-separated
 string. ``poster`` is a path relative to the manifest's folder, an absolute path, or an
 http(s) URL.
+
+Optional words about the movie, matched by text and hybrid search: ``original_title``,
+``overview`` and ``tagline`` (text), and ``alternative_titles``, ``keywords`` and ``tags``
+(lists in JSONL, pipe-separated in CSV, in any language).
 """
 
 from __future__ import annotations
@@ -21,13 +25,17 @@ from ingest.rows import (
     is_url,
     parse_id,
     parse_rating,
+    parse_text,
     parse_title,
     parse_year,
     split_genres,
+    split_texts,
 )
 from postersearch.domain import Poster
 
 MANIFEST_FIELDS = ("id", "title", "genres", "year", "rating", "poster")
+TEXT_FIELDS = ("original_title", "overview", "tagline")
+TEXT_LIST_FIELDS = ("alternative_titles", "keywords", "tags")
 
 
 def resolve_poster_ref(ref: str, base_dir: Path) -> str:
@@ -54,6 +62,8 @@ def poster_from_record(
     ref = clean_text(record.get("poster"))
     if not ref:
         raise RowError("missing poster")
+    texts = {name: parse_text(name, record.get(name)) for name in TEXT_FIELDS}
+    lists = {name: split_texts(record.get(name)) for name in TEXT_LIST_FIELDS}
     seen.check(movie_id, line)
     return Poster(
         movie_id=movie_id,
@@ -62,6 +72,12 @@ def poster_from_record(
         year=year,
         rating=rating,
         poster=resolve_poster_ref(ref, base_dir),
+        original_title=texts["original_title"],
+        alternative_titles=lists["alternative_titles"],
+        overview=texts["overview"],
+        tagline=texts["tagline"],
+        keywords=lists["keywords"],
+        tags=lists["tags"],
     )
 
 
@@ -136,15 +152,17 @@ def write_manifest(path: Path, posters: list[Poster], base_dir: Path | None = No
     if path.suffix.lower() == ".csv":
         with path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
-            writer.writerow(MANIFEST_FIELDS)
+            writer.writerow((*MANIFEST_FIELDS, *TEXT_FIELDS, *TEXT_LIST_FIELDS))
             for p in posters:
                 writer.writerow(
                     [p.movie_id, p.title, "|".join(p.genres), p.year or "", _rating(p), ref(p)]
+                    + [getattr(p, name) for name in TEXT_FIELDS]
+                    + ["|".join(getattr(p, name)) for name in TEXT_LIST_FIELDS]
                 )
         return
     with path.open("w", encoding="utf-8") as handle:
         for p in posters:
-            record = {
+            record: dict[str, object] = {
                 "id": p.movie_id,
                 "title": p.title,
                 "genres": list(p.genres),
@@ -152,6 +170,11 @@ def write_manifest(path: Path, posters: list[Poster], base_dir: Path | None = No
                 "rating": p.rating,
                 "poster": ref(p),
             }
+            # The words are written only where the movie has them, as a person would.
+            record.update((name, getattr(p, name)) for name in TEXT_FIELDS if getattr(p, name))
+            record.update(
+                (name, list(getattr(p, name))) for name in TEXT_LIST_FIELDS if getattr(p, name)
+            )
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 

@@ -3,7 +3,8 @@
 Titles carry their year ("Toy Story (1995)"), genres are pipe-separated with
 "(no genres listed)" for none, and ratings are per user on 0.5-5, so a movie's rating is
 the mean of its users' ratings doubled onto 0-10. Posters are not part of MovieLens: they
-are looked up in a folder as ``<movieId>.<ext>`` or ``<tmdbId>.<ext>``.
+are looked up in a folder as ``<movieId>.<ext>`` or ``<tmdbId>.<ext>``. The free-form tags
+people gave a movie (``tags.csv``) become its tags, most used first, for text search.
 """
 
 from __future__ import annotations
@@ -109,11 +110,44 @@ def read_ratings(path: Path) -> dict[str, float]:
     return {movie: round(2.0 * total / counts[movie], 2) for movie, total in sums.items()}
 
 
+# Enough tags to describe a movie; the long tail of one-off tags adds little but noise.
+MAX_TAGS = 50
+
+
+def read_tags(path: Path) -> dict[str, tuple[str, ...]]:
+    """movieId -> its distinct tags (case-insensitively), most used first; {} when absent.
+
+    Streamed like ratings.csv (ml-25m has a million tags): only counts per movie and tag.
+    """
+    counts: dict[str, dict[str, int]] = {}
+    spelling: dict[str, str] = {}
+    if not path.is_file():
+        return {}
+    with path.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            movie = clean_text(row.get("movieId"))
+            tag = clean_text(row.get("tag"))
+            if not movie or not tag:
+                continue
+            key = tag.casefold()
+            spelling.setdefault(key, tag)
+            per_movie = counts.setdefault(movie, {})
+            per_movie[key] = per_movie.get(key, 0) + 1
+    return {
+        movie: tuple(
+            spelling[key]
+            for key, _ in sorted(per_movie.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_TAGS]
+        )
+        for movie, per_movie in counts.items()
+    }
+
+
 def read_movielens(folder: Path, posters: Path | None = None) -> Iterator[Poster | RejectedRow]:
     """Reads a MovieLens folder.
 
     Args:
-        folder: Folder holding movies.csv, and optionally links.csv and ratings.csv.
+        folder: Folder holding movies.csv, and optionally links.csv, ratings.csv and
+            tags.csv.
         posters: Folder of ``<movieId>.<ext>`` or ``<tmdbId>.<ext>`` images; defaults to
             ``folder/posters``.
 
@@ -126,6 +160,7 @@ def read_movielens(folder: Path, posters: Path | None = None) -> Iterator[Poster
         raise FileNotFoundError(f"{folder}: no movies.csv (not a MovieLens folder)")
     links = read_links(folder / "links.csv")
     ratings = read_ratings(folder / "ratings.csv")
+    tags = read_tags(folder / "tags.csv")
     images = PosterDir(posters if posters is not None else folder / "posters")
     seen = SeenIds()
     with movies_csv.open(newline="", encoding="utf-8") as handle:
@@ -153,4 +188,5 @@ def read_movielens(folder: Path, posters: Path | None = None) -> Iterator[Poster
                 year=year,
                 rating=ratings.get(movie_id),
                 poster=str(images.find(candidates)),
+                tags=tags.get(movie_id, ()),
             )

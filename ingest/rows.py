@@ -159,6 +159,44 @@ def split_genres(value: object) -> tuple[str, ...]:
     return tuple(genres)
 
 
+def split_texts(value: object) -> tuple[str, ...]:
+    """Short texts (keywords, tags, alternative titles) from a pipe-separated string or a
+    list, stripped and de-duplicated case-insensitively, first spelling kept.
+
+    Raises:
+        RowError: The value is neither a string nor a list of strings.
+    """
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        parts: list[object] = list(value.split("|"))
+    elif isinstance(value, list | tuple):
+        parts = list(value)
+    else:
+        raise RowError(f"bad text list {value!r}")
+    texts: list[str] = []
+    seen: set[str] = set()
+    for part in parts:
+        if not isinstance(part, str):
+            raise RowError(f"bad text {part!r} in a list")
+        text = part.strip()
+        if text and text.casefold() not in seen:
+            seen.add(text.casefold())
+            texts.append(text)
+    return tuple(texts)
+
+
+def parse_text(name: str, value: object) -> str:
+    """An optional free-text field ("" when empty).
+
+    Raises:
+        RowError: The value is a list or mapping rather than text.
+    """
+    if isinstance(value, list | tuple | dict):
+        raise RowError(f"bad {name} {value!r}: expected text")
+    return clean_text(value)
+
+
 class SeenIds:
     """Remembers the ids a reader has yielded, so the second row with an id is rejected."""
 

@@ -6,7 +6,11 @@ film-grain texture and a title band. Its colours follow its first genre (horror 
 science fiction neon blue, romance pink...), so image searches show real structure.
 
 Metadata follows what MovieLens and TMDB look like: skewed genre frequencies with one to
-three genres per movie, years from 1920 to 2025 leaning recent, ratings around 6.3.
+three genres per movie, years from 1920 to 2025 leaning recent, ratings around 6.3. Each
+movie also gets words: a story (overview, tagline, English and Korean keywords) drawn
+independently of its genre, and for a third of the movies a Korean alternative title. The
+words and the picture therefore carry different facts: the colours tell the genre, only
+the words tell the story.
 Rendering is vectorised numpy plus Pillow and spread over processes; the texture comes
 from a few noise tiles made once per process, so one poster costs a few milliseconds.
 """
@@ -21,6 +25,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -34,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 WIDTH, HEIGHT = 500, 750
 # Bump when rendering changes, so a cached set made by older code is regenerated.
-SYNTH_VERSION = 1
+SYNTH_VERSION = 2
 _MARKER = "synth.json"
 _CHUNK = 128
 _TILE_MARGIN = 100
@@ -171,6 +176,190 @@ def make_metadata(count: int, seed: int) -> list[tuple[str, str, tuple[str, ...]
         title = f"{_WORDS_A[a[i]]} {_WORDS_B[b[i]]}{_WORDS_C[c[i]]}"
         rows.append((f"synth-{i:06d}", title, genres, int(years[i]), float(ratings[i])))
     return rows
+
+
+@dataclass(frozen=True)
+class Story:
+    """One kind of plot: its words in the overview, tagline and keywords.
+
+    Attributes:
+        plot: The overview's first sentence, completed by a protagonist-free setting.
+        tagline: The one-liner.
+        keywords: English keywords.
+        keywords_ko: Korean keywords.
+        query: How a person might ask for such a story (English).
+        query_ko: The same in Korean, particles attached.
+    """
+
+    plot: str
+    tagline: str
+    keywords: tuple[str, ...]
+    keywords_ko: tuple[str, ...]
+    query: str
+    query_ko: str
+
+
+STORIES: tuple[Story, ...] = (
+    Story("A crew of thieves plans one last heist on a casino.", "Everyone has a price.",
+          ("heist", "casino", "robbery", "thieves"), ("강도", "카지노"),
+          "a heist in a casino", "카지노를 터는 강도"),
+    Story("A lonely astronaut is stranded on a distant moon.", "No one hears you wait.",
+          ("astronaut", "space", "stranded", "moon"), ("우주비행사", "우주"),
+          "an astronaut stranded in space", "우주에 고립된 우주비행사"),
+    Story("A family moves into a haunted house with a terrible past.", "Some doors stay shut.",
+          ("haunted house", "ghost", "family"), ("유령", "흉가"),
+          "a family in a haunted house with a ghost", "유령이 나오는 흉가"),
+    Story("An aging boxer fights for one final title.", "One more round.",
+          ("boxing", "boxer", "comeback"), ("권투", "복서"),
+          "an old boxer's comeback fight", "권투 선수의 재기"),
+    Story("A hacker uncovers a conspiracy in a city of neon signs and endless rain.",
+          "The network never sleeps.", ("cyberpunk", "hacker", "neon", "conspiracy"),
+          ("사이버펑크", "네온사인", "해커"), "a hacker in a cyberpunk city",
+          "네온사인이 가득한 사이버펑크 도시의 해커"),
+    Story("Two estranged sisters drive across the country.", "The long way home.",
+          ("road trip", "sisters", "journey"), ("여행", "자매"),
+          "sisters on a road trip", "자매의 여행"),
+    Story("The crew of a damaged submarine races against time.", "Pressure rises.",
+          ("submarine", "ocean", "crew", "survival"), ("잠수함", "바다"),
+          "trapped in a submarine", "잠수함에 갇힌 승무원"),
+    Story("A chaotic wedding weekend brings two families together.", "Say yes. Survive.",
+          ("wedding", "marriage", "in-laws"), ("결혼식", "결혼"),
+          "a chaotic wedding weekend", "엉망진창 결혼식"),
+    Story("A weary detective hunts a serial killer through the winter.", "Every clue bleeds.",
+          ("detective", "serial killer", "murder", "investigation"), ("형사", "살인"),
+          "a detective hunting a serial killer", "연쇄 살인범을 쫓는 형사"),
+    Story("A young shepherd befriends the last dragon.", "Fly together.",
+          ("dragon", "friendship", "magic"), ("용", "마법"),
+          "a boy and his dragon", "용과 친구가 된 소년"),
+    Story("Survivors hide in a shopping mall during a zombie outbreak.", "Stay inside.",
+          ("zombie", "outbreak", "survival"), ("좀비", "생존"),
+          "survivors of a zombie outbreak", "좀비 사태의 생존자들"),
+    Story("A disgraced chef opens a tiny restaurant by the sea.", "Taste a second chance.",
+          ("chef", "cooking", "restaurant"), ("요리사", "요리"),
+          "a chef opens a restaurant", "식당을 연 요리사"),
+    Story("A fighter pilot is shot down behind enemy lines.", "Get home alive.",
+          ("pilot", "world war", "escape"), ("조종사", "전쟁"),
+          "a pilot shot down in the war", "전쟁 중 추락한 조종사"),
+    Story("A physicist keeps reliving the same day.", "Again. And again.",
+          ("time travel", "time loop", "physicist"), ("시간여행", "타임루프"),
+          "stuck in a time loop", "타임루프에 갇힌 과학자"),
+    Story("A deaf composer writes a final symphony.", "Listen with your heart.",
+          ("composer", "symphony", "music"), ("작곡가", "음악"),
+          "a composer's last symphony", "작곡가의 마지막 교향곡"),
+    Story("An innocent man plans an escape from a desert prison.", "Freedom has a map.",
+          ("prison", "escape", "innocence"), ("감옥", "탈옥"),
+          "escape from prison", "감옥에서 탈옥"),
+    Story("A household robot learns what it means to love.", "Made to serve. Built to feel.",
+          ("robot", "artificial intelligence", "love"), ("로봇", "인공지능"),
+          "a robot who learns to love", "사랑을 배우는 로봇"),
+    Story("Climbers are trapped by a storm near the summit.", "The mountain decides.",
+          ("mountain", "climbing", "blizzard"), ("등반", "산악"),
+          "climbers trapped on a mountain", "산에서 조난당한 등반대"),
+    Story("The son of a crime boss tries to leave the family business.", "Blood is binding.",
+          ("gangster", "mafia", "crime boss"), ("조폭", "마피아"),
+          "a mafia boss's son", "마피아 두목의 아들"),
+    Story("A shy student enters a national dance competition.", "Find your rhythm.",
+          ("dance", "competition", "student"), ("댄스", "춤"),
+          "a dance competition", "춤 경연 대회에 나간 학생"),
+    Story("Pirates search for a cursed treasure.", "X marks the curse.",
+          ("pirates", "treasure", "curse"), ("해적", "보물"),
+          "pirates hunting treasure", "보물을 찾는 해적"),
+    Story("A small town fights back against an alien invasion.", "They picked the wrong town.",
+          ("alien invasion", "aliens", "small town"), ("외계인", "침공"),
+          "aliens invade a small town", "외계인의 침공"),
+    Story("A young lawyer defends a client nobody believes.", "The truth needs a voice.",
+          ("lawyer", "trial", "courtroom"), ("변호사", "재판"),
+          "a lawyer in a courtroom trial", "재판을 맡은 변호사"),
+    Story("A vampire falls for a nurse on the night shift.", "Love bites.",
+          ("vampire", "nurse", "hospital"), ("뱀파이어", "간호사"),
+          "a vampire in love with a nurse", "간호사와 사랑에 빠진 뱀파이어"),
+)  # fmt: skip
+
+_SETTINGS = (
+    "Set in Seoul.", "Set in Paris.", "Set in Chicago.", "Set in Lagos.", "Set in Tokyo.",
+    "Set in a small coastal town.", "Set in the near future.", "Set in the 1970s.",
+    "Based on a true story.", "Told over a single night.", "Set in Mexico City.",
+    "Set in a remote village.",
+)  # fmt: skip
+
+# Korean for the second title word, so some movies carry a Korean alternative title.
+_WORDS_B_KO = dict(
+    zip(
+        _WORDS_B,
+        (
+            "밤",
+            "도시",
+            "심장",
+            "강",
+            "그림자",
+            "왕국",
+            "길",
+            "꿈",
+            "폭풍",
+            "정원",
+            "신호",
+            "제국",
+            "여름",
+            "숲",
+            "기계",
+            "항구",
+            "목격자",
+            "국경",
+            "메아리",
+            "섬",
+            "편지",
+            "행성",
+            "집",
+            "게임",
+            "노래",
+        ),
+        strict=True,
+    )
+)
+
+
+@dataclass(frozen=True)
+class MovieWords:
+    """The words of one synthetic movie, with the story they were drawn from."""
+
+    story: int
+    overview: str
+    tagline: str
+    keywords: tuple[str, ...]
+    alternative_titles: tuple[str, ...]
+
+
+def make_words(titles: Sequence[str], seed: int) -> list[MovieWords]:
+    """A story per movie (independent of its genre and so of its poster's colours), seeded.
+
+    Args:
+        titles: The movies' titles, for the Korean alternative titles.
+        seed: The collection's seed.
+    """
+    rng = np.random.default_rng([seed, 4])
+    count = len(titles)
+    stories = rng.integers(0, len(STORIES), size=count)
+    settings = rng.integers(0, len(_SETTINGS), size=count)
+    korean = rng.random(size=count) < 1 / 3
+    out = []
+    for i, title in enumerate(titles):
+        story = STORIES[int(stories[i])]
+        second = next((w for w in _WORDS_B if f" {w}" in f" {title}"), None)
+        alternative = (
+            (f"{_WORDS_B_KO[second]}의 {story.keywords_ko[0]}",)
+            if korean[i] and second is not None
+            else ()
+        )
+        out.append(
+            MovieWords(
+                story=int(stories[i]),
+                overview=f"{story.plot} {_SETTINGS[int(settings[i])]}",
+                tagline=story.tagline,
+                keywords=story.keywords + story.keywords_ko,
+                alternative_titles=alternative,
+            )
+        )
+    return out
 
 
 @lru_cache(maxsize=4)
@@ -338,10 +527,24 @@ def generate_synthetic(
     posters_dir = out_dir / "posters"
     posters: list[Poster] = []
     jobs: list[tuple[int, Poster, str]] = []
-    for i, (movie_id, title, genres, year, rating) in enumerate(make_metadata(count, seed)):
+    metadata = make_metadata(count, seed)
+    words = make_words([row[1] for row in metadata], seed)
+    for i, (movie_id, title, genres, year, rating) in enumerate(metadata):
         # A thousand files per folder keeps directory listings quick at 80,000 posters.
         path = posters_dir / f"{i // 1000:03d}" / f"{movie_id}.jpg"
-        poster = Poster(movie_id, title, genres, year, rating, str(path))
+        about = words[i]
+        poster = Poster(
+            movie_id,
+            title,
+            genres,
+            year,
+            rating,
+            str(path),
+            alternative_titles=about.alternative_titles,
+            overview=about.overview,
+            tagline=about.tagline,
+            keywords=about.keywords,
+        )
         posters.append(poster)
         jobs.append((i, poster, str(path)))
     for folder in {Path(path).parent for _, _, path in jobs}:

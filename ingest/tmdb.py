@@ -5,6 +5,10 @@ Genres are a Python literal (``[{'id': 18, 'name': 'Drama'}]``), the year comes 
 is resolved against a local posters folder or an image base URL. The published file has
 rows broken by stray newlines (an "id" such as "1997-08-20", unparseable genres); they are
 rejected with their reason.
+
+The words about each movie come along: ``original_title`` (when it differs from the title),
+``overview`` and ``tagline`` from movies_metadata.csv, and the keyword names of the dataset's
+``keywords.csv`` (``id,keywords`` with the same literal form) when it lies beside it.
 """
 
 from __future__ import annotations
@@ -61,6 +65,27 @@ def parse_genres_literal(value: str) -> tuple[str, ...]:
     return tuple(names)
 
 
+def read_keywords(path: Path) -> dict[str, tuple[str, ...]]:
+    """TMDB id -> keyword names from keywords.csv; {} when the file is absent.
+
+    A row whose literal does not parse is left out (its movie keeps no keywords) rather
+    than stopping the run: keywords only help text search.
+    """
+    keywords: dict[str, tuple[str, ...]] = {}
+    if not path.is_file():
+        return keywords
+    with path.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            movie = clean_text(row.get("id"))
+            try:
+                names = parse_genres_literal(clean_text(row.get("keywords")))
+            except RowError:
+                continue
+            if movie and names:
+                keywords[movie] = keywords.get(movie, ()) + names
+    return keywords
+
+
 def parse_release_year(value: object) -> int | None:
     """The year of a YYYY-MM-DD release date; None when empty.
 
@@ -94,6 +119,7 @@ def read_tmdb(
     if posters is None and poster_base_url is None and (path.parent / "posters").is_dir():
         posters = path.parent / "posters"
     images = PosterDir(posters) if posters is not None else None
+    keywords = read_keywords(path.parent / "keywords.csv")
     base_url = (poster_base_url or DEFAULT_POSTER_BASE_URL).rstrip("/")
     seen = SeenIds()
     with path.open(newline="", encoding="utf-8") as handle:
@@ -127,6 +153,16 @@ def read_tmdb(
                 ref = str(images.find([raw_id], name=name))
             else:
                 ref = base_url + "/" + poster_path.lstrip("/")
+            original = clean_text(row.get("original_title"))
             yield Poster(
-                movie_id=raw_id, title=title, genres=genres, year=year, rating=rating, poster=ref
+                movie_id=raw_id,
+                title=title,
+                genres=genres,
+                year=year,
+                rating=rating,
+                poster=ref,
+                original_title=original if original != title else "",
+                overview=clean_text(row.get("overview")),
+                tagline=clean_text(row.get("tagline")),
+                keywords=keywords.get(raw_id, ()),
             )

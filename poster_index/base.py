@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+from poster_index.hybrid import DEFAULT_FUSION, FusionWeights
+from poster_index.lexical import LexicalQuery
 from postersearch.domain import CollectionModel, Poster, PosterVector, SearchFilter, SearchHit
 
 DEFAULT_COLLECTION = "posters"
@@ -67,6 +69,40 @@ class PosterIndex(Protocol):
         exclude_movie_id: str | None = None,
     ) -> list[SearchHit]:
         """Nearest posters to vector (cosine) among those passing flt, best first."""
+        ...
+
+    def has_text(self) -> bool:
+        """True when the collection stores words for lexical and hybrid search.
+
+        Collections created before lexical search have none; they answer vector searches.
+        """
+        ...
+
+    def refresh_text(self, movie_ids: Iterable[str]) -> int:
+        """Re-derives the stored movies' BM25 vector and term list from their payload, the
+        image vectors kept; returns how many were stored. For steps that change the words
+        (a caption, re-applied metadata) without re-encoding."""
+        ...
+
+    def text_search(
+        self, query: LexicalQuery, flt: SearchFilter, limit: int, offset: int = 0
+    ) -> list[SearchHit]:
+        """Posters passing flt ranked by Qdrant's BM25 over their words, best first."""
+        ...
+
+    def hybrid_search(
+        self,
+        vector: Sequence[float],
+        query: LexicalQuery,
+        flt: SearchFilter,
+        limit: int,
+        offset: int = 0,
+        fusion: FusionWeights = DEFAULT_FUSION,
+    ) -> list[SearchHit]:
+        """Posters passing flt, the vector and lexical rankings fused in one Qdrant query.
+
+        Each hit's `found_by` names the branches that returned it.
+        """
         ...
 
     def browse(self, flt: SearchFilter, limit: int, offset: int = 0) -> list[SearchHit]:

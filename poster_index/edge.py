@@ -16,19 +16,26 @@ from poster_index.base import (
     PosterIndexError,
 )
 from poster_index.filters import to_edge_filter, unrated_only_edge
+from poster_index.hybrid import (
+    BRANCH_TEXT,
+    DEFAULT_FUSION,
+    FusionWeights,
+    found_by,
+)
+from poster_index.lexical import FIELD_TEXT_TERMS, TEXT_VECTOR, LexicalQuery, text_payload
 from poster_index.model_record import check_same_model, read_model_record, write_model_record
 from poster_index.payload import (
     FIELD_GENRES,
     FIELD_MOVIE_ID,
     FIELD_RATING,
     FIELD_YEAR,
-    check_dimensions,
     payload_to_poster,
     point_id,
     poster_to_payload,
-    stored_movie_ids,
 )
-from poster_index.plan import Walk, planned_browse, planned_search
+from poster_index.plan import Walk, laddered, planned_browse, planned_search, walk_for
+from poster_index.points import RETRIEVE_CHUNK, check_dimensions, stored_movie_ids
+from poster_index.text_filters import text_match_edge
 from poster_index.tuning import DEFAULT_TUNING, IndexTuning
 from postersearch.domain import CollectionModel, Poster, PosterVector, SearchFilter, SearchHit
 
@@ -45,7 +52,12 @@ _PAYLOAD_INDEXES: tuple[tuple[str, edge.PayloadSchemaType], ...] = (
     (FIELD_YEAR, edge.PayloadSchemaType.Integer),
     (FIELD_RATING, edge.PayloadSchemaType.Float),
     (FIELD_MOVIE_ID, edge.PayloadSchemaType.Keyword),
+    (FIELD_TEXT_TERMS, edge.PayloadSchemaType.Integer),
 )
+
+
+def _sparse_query(query: LexicalQuery) -> edge.SparseVector:
+    return edge.SparseVector(query.indices, [1.0] * len(query.indices))
 
 
 class EdgePosterIndex:
@@ -85,6 +97,7 @@ class EdgePosterIndex:
         self._closed = False
         self._model = read_model_record(self._dir)
         self._shard: edge.EdgeShard | None = None
+        self._text: bool | None = None
         if self._model is not None and (self._dir / _EDGE_CONFIG_FILE).exists():
             self._shard = self._load()
 
@@ -111,6 +124,8 @@ class EdgePosterIndex:
                     distance=edge.Distance.Cosine,
                 )
             },
+            # BM25 term frequencies; Qdrant weighs each term by its IDF at query time.
+            sparse_vectors={TEXT_VECTOR: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)},
             hnsw_config=edge.HnswIndexConfig(
                 m=t.m,
                 ef_construct=t.ef_construct,
@@ -188,14 +203,16 @@ class EdgePosterIndex:
             shard = self._ready()
             assert self._model is not None
             check_dimensions(items, self._model.dimension)
-            points = [
-                edge.Point(
-                    point_id(item.poster.movie_id),
-                    {VECTOR_NAME: [float(x) for x in item.vector]},
-                    poster_to_payload(item.poster),
-                )
-                for item in items
-            ]
+            with_text = self._has_text(shard)
+            points = []
+            for item in items:
+                payload = poster_to_payload(item.poster)
+                vectors: dict[str, Any] = {VECTOR_NAME: [float(x) for x in item.vector]}
+                if with_text:
+                    payload, terms = text_payload(payload)
+                    if terms is not None:
+                        vectors[TEXT_VECTOR] = edge.SparseVector(terms.indices, terms.values)
+                points.append(edge.Point(point_id(item.poster.movie_id), vectors, payload))
             try:
                 shard.update(edge.UpdateOperation.upsert_points(points))
                 shard.flush()
@@ -206,11 +223,26 @@ class EdgePosterIndex:
             if cut and self._unindexed(shard) >= cut:
                 self._optimize(shard)
 
-    @staticmethod
-    def _unindexed(shard: edge.EdgeShard) -> int:
+    def _has_text(self, shard: edge.EdgeShard) -> bool:
+        if self._text is None:
+            # Shards made before lexical search have no text vector and no term index.
+            schema = self._call(shard.info).payload_schema
+            self._text = FIELD_TEXT_TERMS in schema
+        return self._text
+
+    def has_text(self) -> bool:
+        """True when the collection stores words for lexical and hybrid search."""
+        return self._has_text(self._ready())
+
+    def _unindexed(self, shard: edge.EdgeShard) -> int:
         """Posters written since the last graph build (they wait in the appendable segment)."""
         info = shard.info()
-        return int(info.points_count) - int(info.indexed_vectors_count)
+        indexed = int(info.indexed_vectors_count)
+        if self._has_text(shard):
+            # Sparse vectors count as indexed from the moment they are written.
+            with_text = edge.Filter(must=[edge.HasVectorCondition(TEXT_VECTOR)])
+            indexed -= self._count(shard, with_text)
+        return int(info.points_count) - indexed
 
     def _optimize(self, shard: edge.EdgeShard) -> bool:
         try:
@@ -258,17 +290,7 @@ class EdgePosterIndex:
         exclude_movie_id: str | None,
         walk: Walk,
     ) -> list[SearchHit]:
-        acorn = edge.AcornSearchParams(enable=True, max_selectivity=1.0) if walk.acorn else None
-        params = edge.SearchParams(
-            hnsw_ef=walk.hnsw_ef,
-            exact=walk.exact,
-            acorn=acorn,
-            # Quantized candidates, rescored with the original vectors (a no-op without int8).
-            quantization=edge.QuantizationSearchParams(
-                rescore=True, oversampling=walk.oversampling
-            ),
-        )
-        return self.search_with(vector, flt, walk.limit, 0, exclude_movie_id, params)
+        return self.search_with(vector, flt, walk.limit, 0, exclude_movie_id, _params(walk))
 
     def search(
         self,
@@ -312,6 +334,126 @@ class EdgePosterIndex:
         )
         points = self._call(shard.query, request)
         return [SearchHit(payload_to_poster(p.payload or {}), float(p.score)) for p in points]
+
+    def refresh_text(self, movie_ids: Iterable[str]) -> int:
+        """Re-derives the stored movies' BM25 vector and term list from their payload.
+
+        For a step that changed a movie's words in the payload (a caption written, the
+        metadata re-applied) without re-encoding its image: the image vector is kept.
+
+        Returns:
+            How many of the movies were stored (and refreshed).
+        """
+        wanted = [point_id(m) for m in movie_ids]
+        refreshed = 0
+        with self._lock:
+            shard = self._ready()
+            if not self._has_text(shard):
+                return 0
+            for start in range(0, len(wanted), RETRIEVE_CHUNK):
+                chunk = wanted[start : start + RETRIEVE_CHUNK]
+                for record in self._call(shard.retrieve, chunk, True, False):
+                    payload, terms = text_payload(record.payload or {})
+                    ops = [
+                        edge.UpdateOperation.set_payload(
+                            [record.id], {FIELD_TEXT_TERMS: payload.get(FIELD_TEXT_TERMS, [])}
+                        ),
+                        edge.UpdateOperation.update_vectors(
+                            [
+                                edge.PointVectors(
+                                    record.id,
+                                    {TEXT_VECTOR: edge.SparseVector(terms.indices, terms.values)},
+                                )
+                            ]
+                        )
+                        if terms is not None
+                        else edge.UpdateOperation.delete_vectors([record.id], [TEXT_VECTOR]),
+                    ]
+                    for op in ops:
+                        self._call(shard.update, op)
+                    refreshed += 1
+            self._call(shard.flush)
+            self._dirty = True
+        return refreshed
+
+    def text_search(
+        self, query: LexicalQuery, flt: SearchFilter, limit: int, offset: int = 0
+    ) -> list[SearchHit]:
+        """Posters passing flt ranked by BM25 over their words alone, best first.
+
+        Only movies holding at least `query.min_words` of the query's words are returned.
+        Pages are cut from one long answer, like those of `search`.
+        """
+        shard = self._ready()
+        if query.is_empty or not self._has_text(shard):
+            return []
+        text_filter = text_match_edge(to_edge_filter(flt), query)
+
+        def fetch(window: int) -> list[SearchHit]:
+            request = edge.QueryRequest(
+                limit=window,
+                query=edge.Query.Nearest(_sparse_query(query), using=TEXT_VECTOR),
+                filter=text_filter,
+                with_payload=True,
+            )
+            return [
+                SearchHit(payload_to_poster(p.payload or {}), float(p.score), (BRANCH_TEXT,))
+                for p in self._call(shard.query, request)
+            ]
+
+        return laddered(fetch, self._tuning, offset + limit)[offset : offset + limit]
+
+    def hybrid_search(
+        self,
+        vector: Sequence[float],
+        query: LexicalQuery,
+        flt: SearchFilter,
+        limit: int,
+        offset: int = 0,
+        fusion: FusionWeights = DEFAULT_FUSION,
+    ) -> list[SearchHit]:
+        """Posters passing flt, ranked by the fusion of the vector and the lexical branch.
+
+        Each rung of the paging ladder is one batch: the fused query (both branches
+        prefetched under flt as deep as the rung's window, the vector branch walked as the
+        search plan walks it, fused by weighted RRF in Qdrant) and the lexical branch's
+        ranking, from which each hit learns which branches returned it.
+        """
+        shard = self._ready()
+        qfilter = to_edge_filter(flt)
+        lexical = edge.Query.Nearest(_sparse_query(query), using=TEXT_VECTOR)
+        text_filter = text_match_edge(qfilter, query)
+        dense = edge.Query.Nearest([float(x) for x in vector], using=VECTOR_NAME)
+
+        def fetch(window: int) -> list[SearchHit]:
+            walk = walk_for(self._tuning, window, filtered=not flt.is_empty)
+            fused = edge.QueryRequest(
+                limit=window,
+                prefetches=[
+                    edge.Prefetch(window, query=dense, filter=qfilter, params=_params(walk)),
+                    edge.Prefetch(window, query=lexical, filter=text_filter),
+                ],
+                # The stub types Fusion.Rrf apart from Fusion, which QueryRequest takes.
+                query=edge.Fusion.Rrf(k=fusion.k, weights=fusion.as_list()),  # type: ignore[arg-type]
+                with_payload=True,
+            )
+            text_only = edge.QueryRequest(
+                limit=window, query=lexical, filter=text_filter, with_payload=False
+            )
+            points, text_points = self._call(
+                shard.query_batch, edge.QueryBatchRequest([fused, text_only])
+            )
+            text_ranks = {p.id: rank for rank, p in enumerate(text_points)}
+            return [
+                SearchHit(
+                    payload_to_poster(p.payload or {}),
+                    float(p.score),
+                    found_by(p.id, float(p.score), text_ranks, window, fusion),
+                )
+                for p in points
+            ]
+
+        return laddered(fetch, self._tuning, offset + limit)[offset : offset + limit]
 
     def browse(self, flt: SearchFilter, limit: int, offset: int = 0) -> list[SearchHit]:
         """Posters passing flt, highest rating first, then the unrated; score is the rating."""
@@ -387,3 +529,14 @@ class EdgePosterIndex:
                 shard.flush()
             finally:
                 shard.close()
+
+
+def _params(walk: Walk) -> edge.SearchParams:
+    """Qdrant Edge's search parameters for one planned walk."""
+    return edge.SearchParams(
+        hnsw_ef=walk.hnsw_ef,
+        exact=walk.exact,
+        acorn=edge.AcornSearchParams(enable=True, max_selectivity=1.0) if walk.acorn else None,
+        # Quantized candidates, rescored with the original vectors (a no-op without int8).
+        quantization=edge.QuantizationSearchParams(rescore=True, oversampling=walk.oversampling),
+    )

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from poster_index.base import ModelMismatchError
-from postersearch.domain import Poster, PosterVector
+from postersearch.domain import Poster
 
 # Fixed namespace so that every process, backend and run derives the same point id.
 _POINT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://poster-search/movie")
@@ -18,8 +17,15 @@ FIELD_GENRES = "genres"
 FIELD_YEAR = "year"
 FIELD_RATING = "rating"
 FIELD_POSTER = "poster"
-# Ids asked of Qdrant per retrieve call when checking which movies are stored.
-_RETRIEVE_CHUNK = 1_000
+FIELD_ORIGINAL_TITLE = "original_title"
+FIELD_ALTERNATIVE_TITLES = "alternative_titles"
+FIELD_OVERVIEW = "overview"
+FIELD_TAGLINE = "tagline"
+FIELD_KEYWORDS = "keywords"
+FIELD_TAGS = "tags"
+# An English description of the poster image, written into the payload by the captioning
+# step; read here only as text for lexical search.
+FIELD_CAPTION = "caption"
 
 
 def point_id(movie_id: str) -> str:
@@ -38,7 +44,7 @@ def poster_to_payload(poster: Poster) -> dict[str, Any]:
     """The payload stored with a poster's vector.
 
     Unknown year and rating are left out rather than stored as null, so range conditions
-    never match them.
+    never match them; empty text fields are left out too.
     """
     payload: dict[str, Any] = {
         FIELD_MOVIE_ID: poster.movie_id,
@@ -50,7 +56,25 @@ def poster_to_payload(poster: Poster) -> dict[str, Any]:
         payload[FIELD_YEAR] = int(poster.year)
     if poster.rating is not None:
         payload[FIELD_RATING] = float(poster.rating)
+    texts: tuple[tuple[str, str], ...] = (
+        (FIELD_ORIGINAL_TITLE, poster.original_title),
+        (FIELD_OVERVIEW, poster.overview),
+        (FIELD_TAGLINE, poster.tagline),
+    )
+    payload.update((name, value) for name, value in texts if value)
+    lists: tuple[tuple[str, tuple[str, ...]], ...] = (
+        (FIELD_ALTERNATIVE_TITLES, poster.alternative_titles),
+        (FIELD_KEYWORDS, poster.keywords),
+        (FIELD_TAGS, poster.tags),
+    )
+    payload.update((name, list(values)) for name, values in lists if values)
     return payload
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,) if value else ()
+    return tuple(str(v) for v in value or ())
 
 
 def payload_to_poster(payload: Mapping[str, Any]) -> Poster:
@@ -64,35 +88,10 @@ def payload_to_poster(payload: Mapping[str, Any]) -> Poster:
         year=int(year) if year is not None else None,
         rating=float(rating) if rating is not None else None,
         poster=str(payload.get(FIELD_POSTER, "")),
+        original_title=str(payload.get(FIELD_ORIGINAL_TITLE) or ""),
+        alternative_titles=_strings(payload.get(FIELD_ALTERNATIVE_TITLES)),
+        overview=str(payload.get(FIELD_OVERVIEW) or ""),
+        tagline=str(payload.get(FIELD_TAGLINE) or ""),
+        keywords=_strings(payload.get(FIELD_KEYWORDS)),
+        tags=_strings(payload.get(FIELD_TAGS)),
     )
-
-
-def check_dimensions(items: Sequence[PosterVector], dimension: int) -> None:
-    """Refuses a batch holding a vector of another size than the collection's.
-
-    Raises:
-        ModelMismatchError: Naming the first movie whose vector has the wrong size.
-    """
-    for item in items:
-        if len(item.vector) != dimension:
-            raise ModelMismatchError(
-                f"movie {item.poster.movie_id!r} has a {len(item.vector)}-d vector; "
-                f"the collection holds {dimension}-d vectors"
-            )
-
-
-def stored_movie_ids(
-    retrieve: Callable[[list[str]], Iterable[str]], movie_ids: Iterable[str]
-) -> set[str]:
-    """The subset of movie_ids stored, asked of Qdrant a chunk of point ids at a time.
-
-    Args:
-        retrieve: Returns which of the given point ids exist.
-        movie_ids: The movies to look for.
-    """
-    by_point = {point_id(m): m for m in movie_ids}
-    wanted = list(by_point)
-    found: set[str] = set()
-    for start in range(0, len(wanted), _RETRIEVE_CHUNK):
-        found.update(by_point[p] for p in retrieve(wanted[start : start + _RETRIEVE_CHUNK]))
-    return found

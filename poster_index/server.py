@@ -19,19 +19,26 @@ from poster_index.base import (
     PosterIndexError,
 )
 from poster_index.filters import to_client_filter, unrated_only_client
+from poster_index.hybrid import (
+    BRANCH_TEXT,
+    DEFAULT_FUSION,
+    FusionWeights,
+    found_by,
+)
+from poster_index.lexical import FIELD_TEXT_TERMS, TEXT_VECTOR, LexicalQuery, text_payload
 from poster_index.model_record import check_same_model
 from poster_index.payload import (
     FIELD_GENRES,
     FIELD_MOVIE_ID,
     FIELD_RATING,
     FIELD_YEAR,
-    check_dimensions,
     payload_to_poster,
     point_id,
     poster_to_payload,
-    stored_movie_ids,
 )
-from poster_index.plan import Walk, planned_browse, planned_search
+from poster_index.plan import Walk, laddered, planned_browse, planned_search, walk_for
+from poster_index.points import RETRIEVE_CHUNK, check_dimensions, stored_movie_ids
+from poster_index.text_filters import text_match_client
 from poster_index.tuning import DEFAULT_TUNING, IndexTuning
 from postersearch.domain import CollectionModel, Poster, PosterVector, SearchFilter, SearchHit
 
@@ -49,6 +56,7 @@ _PAYLOAD_INDEXES: tuple[tuple[str, models.PayloadSchemaType], ...] = (
     (FIELD_YEAR, models.PayloadSchemaType.INTEGER),
     (FIELD_RATING, models.PayloadSchemaType.FLOAT),
     (FIELD_MOVIE_ID, models.PayloadSchemaType.KEYWORD),
+    (FIELD_TEXT_TERMS, models.PayloadSchemaType.INTEGER),
 )
 
 P = ParamSpec("P")
@@ -91,6 +99,10 @@ def quantization_config(tuning: IndexTuning) -> models.ScalarQuantization | None
     )
 
 
+def _sparse_query(query: LexicalQuery) -> models.SparseVector:
+    return models.SparseVector(indices=query.indices, values=[1.0] * len(query.indices))
+
+
 class ServerPosterIndex:
     """Posters in a collection of a Qdrant server, reached through a QdrantClient.
 
@@ -122,6 +134,7 @@ class ServerPosterIndex:
         self._replication_factor = replication_factor
         self._lock = threading.Lock()
         self._model: CollectionModel | None = None
+        self._text: bool | None = None
 
     @_mapped_errors
     def _read_model(self) -> CollectionModel | None:
@@ -159,6 +172,10 @@ class ServerPosterIndex:
                         size=model.dimension,
                         distance=models.Distance.COSINE,
                     )
+                },
+                # BM25 term frequencies; Qdrant weighs each term by its IDF at query time.
+                sparse_vectors_config={
+                    TEXT_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)
                 },
                 hnsw_config=models.HnswConfigDiff(
                     m=t.m,
@@ -200,14 +217,22 @@ class ServerPosterIndex:
             self._model = self._read_model()
         if self._model is not None:
             check_dimensions(items, self._model.dimension)
-        points = [
-            models.PointStruct(
-                id=point_id(item.poster.movie_id),
-                vector={VECTOR_NAME: [float(x) for x in item.vector]},
-                payload=poster_to_payload(item.poster),
+        with_text = self.has_text()
+        points = []
+        for item in items:
+            payload = poster_to_payload(item.poster)
+            vectors: dict[str, Any] = {VECTOR_NAME: [float(x) for x in item.vector]}
+            if with_text:
+                payload, terms = text_payload(payload)
+                if terms is not None:
+                    vectors[TEXT_VECTOR] = models.SparseVector(
+                        indices=terms.indices, values=terms.values
+                    )
+            points.append(
+                models.PointStruct(
+                    id=point_id(item.poster.movie_id), vector=vectors, payload=payload
+                )
             )
-            for item in items
-        ]
         self._client.upsert(self._collection, points=points, wait=True)
 
     @_mapped_errors
@@ -237,23 +262,13 @@ class ServerPosterIndex:
         exclude_movie_id: str | None,
         walk: Walk,
     ) -> list[SearchHit]:
-        acorn = models.AcornSearchParams(enable=True, max_selectivity=1.0) if walk.acorn else None
-        params = models.SearchParams(
-            hnsw_ef=walk.hnsw_ef,
-            exact=walk.exact,
-            acorn=acorn,
-            # int8 candidates rescored with the original vectors, as on the Edge backend.
-            quantization=models.QuantizationSearchParams(
-                rescore=True, oversampling=walk.oversampling
-            ),
-        )
         excluded = point_id(exclude_movie_id) if exclude_movie_id is not None else None
         response = self._client.query_points(
             self._collection,
             query=[float(x) for x in vector],
             using=VECTOR_NAME,
             query_filter=to_client_filter(flt, excluded),
-            search_params=params,
+            search_params=_params(walk),
             limit=walk.limit,
             with_payload=True,
         )
@@ -277,6 +292,144 @@ class ServerPosterIndex:
         return planned_search(
             self._walk, self._tuning, vector, flt, limit, offset, exclude_movie_id
         )
+
+    @_mapped_errors
+    def has_text(self) -> bool:
+        """True when the collection stores words for lexical and hybrid search."""
+        if self._text is None:
+            # Collections made before lexical search have no text vector.
+            info = self._client.get_collection(self._collection)
+            sparse = info.config.params.sparse_vectors or {}
+            self._text = TEXT_VECTOR in sparse
+        return self._text
+
+    @_mapped_errors
+    def refresh_text(self, movie_ids: Iterable[str]) -> int:
+        """Re-derives the stored movies' BM25 vector and term list from their payload.
+
+        For a step that changed a movie's words in the payload (a caption written, the
+        metadata re-applied) without re-encoding its image: the image vector is kept.
+
+        Returns:
+            How many of the movies were stored (and refreshed).
+        """
+        if not self.has_text():
+            return 0
+        wanted = [point_id(m) for m in movie_ids]
+        refreshed = 0
+        for start in range(0, len(wanted), RETRIEVE_CHUNK):
+            records = self._client.retrieve(
+                self._collection, ids=wanted[start : start + RETRIEVE_CHUNK], with_payload=True
+            )
+            for record in records:
+                payload, terms = text_payload(record.payload or {})
+                self._client.set_payload(
+                    self._collection,
+                    payload={FIELD_TEXT_TERMS: payload.get(FIELD_TEXT_TERMS, [])},
+                    points=[record.id],
+                    wait=True,
+                )
+                if terms is None:
+                    self._client.delete_vectors(
+                        self._collection, vectors=[TEXT_VECTOR], points=[record.id], wait=True
+                    )
+                else:
+                    sparse = models.SparseVector(indices=terms.indices, values=terms.values)
+                    self._client.update_vectors(
+                        self._collection,
+                        points=[models.PointVectors(id=record.id, vector={TEXT_VECTOR: sparse})],
+                        wait=True,
+                    )
+                refreshed += 1
+        return refreshed
+
+    @_mapped_errors
+    def text_search(
+        self, query: LexicalQuery, flt: SearchFilter, limit: int, offset: int = 0
+    ) -> list[SearchHit]:
+        """Posters passing flt ranked by BM25 over their words alone, best first.
+
+        Only movies holding at least `query.min_words` of the query's words are returned.
+        Pages are cut from one long answer, like those of `search`.
+        """
+        if query.is_empty or not self.has_text():
+            return []
+        text_filter = text_match_client(to_client_filter(flt), query)
+
+        def fetch(window: int) -> list[SearchHit]:
+            response = self._client.query_points(
+                self._collection,
+                query=_sparse_query(query),
+                using=TEXT_VECTOR,
+                query_filter=text_filter,
+                limit=window,
+                with_payload=True,
+            )
+            return [
+                SearchHit(payload_to_poster(p.payload or {}), float(p.score), (BRANCH_TEXT,))
+                for p in response.points
+            ]
+
+        return laddered(fetch, self._tuning, offset + limit)[offset : offset + limit]
+
+    @_mapped_errors
+    def hybrid_search(
+        self,
+        vector: Sequence[float],
+        query: LexicalQuery,
+        flt: SearchFilter,
+        limit: int,
+        offset: int = 0,
+        fusion: FusionWeights = DEFAULT_FUSION,
+    ) -> list[SearchHit]:
+        """Posters passing flt, ranked by the fusion of the vector and the lexical branch.
+
+        Each rung of the paging ladder is one batch: the fused query (both branches
+        prefetched under flt as deep as the rung's window, the vector branch walked as the
+        search plan walks it, fused by weighted RRF in Qdrant) and the lexical branch's
+        ranking, from which each hit learns which branches returned it.
+        """
+        qfilter = to_client_filter(flt)
+        text_filter = text_match_client(qfilter, query)
+        sparse = _sparse_query(query)
+
+        def fetch(window: int) -> list[SearchHit]:
+            walk = walk_for(self._tuning, window, filtered=not flt.is_empty)
+            fused = models.QueryRequest(
+                prefetch=[
+                    models.Prefetch(
+                        query=[float(x) for x in vector],
+                        using=VECTOR_NAME,
+                        filter=qfilter,
+                        params=_params(walk),
+                        limit=window,
+                    ),
+                    models.Prefetch(
+                        query=sparse, using=TEXT_VECTOR, filter=text_filter, limit=window
+                    ),
+                ],
+                query=models.RrfQuery(rrf=models.Rrf(k=fusion.k, weights=fusion.as_list())),
+                limit=window,
+                with_payload=True,
+            )
+            text_only = models.QueryRequest(
+                query=sparse, using=TEXT_VECTOR, filter=text_filter, limit=window,
+                with_payload=False,
+            )  # fmt: skip
+            fused_response, text_response = self._client.query_batch_points(
+                self._collection, requests=[fused, text_only]
+            )
+            text_ranks = {p.id: rank for rank, p in enumerate(text_response.points)}
+            return [
+                SearchHit(
+                    payload_to_poster(p.payload or {}),
+                    float(p.score),
+                    found_by(p.id, float(p.score), text_ranks, window, fusion),
+                )
+                for p in fused_response.points
+            ]
+
+        return laddered(fetch, self._tuning, offset + limit)[offset : offset + limit]
 
     @_mapped_errors
     def browse(self, flt: SearchFilter, limit: int, offset: int = 0) -> list[SearchHit]:
@@ -351,3 +504,14 @@ class ServerPosterIndex:
     def close(self) -> None:
         """Closes the client's connections."""
         self._client.close()
+
+
+def _params(walk: Walk) -> models.SearchParams:
+    """The server's search parameters for one planned walk."""
+    return models.SearchParams(
+        hnsw_ef=walk.hnsw_ef,
+        exact=walk.exact,
+        acorn=models.AcornSearchParams(enable=True, max_selectivity=1.0) if walk.acorn else None,
+        # int8 candidates rescored with the original vectors, as on the Edge backend.
+        quantization=models.QuantizationSearchParams(rescore=True, oversampling=walk.oversampling),
+    )

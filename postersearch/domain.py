@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 RATING_MIN = 0.0
 RATING_MAX = 10.0
@@ -19,6 +20,12 @@ class Poster:
         year: Release year, when known.
         rating: Average rating on the 0-10 scale, when known.
         poster: Local file path or http(s) URL of the poster image.
+        original_title: The title in the film's own language, when the dataset has it.
+        alternative_titles: Other titles the film is known by, in any language.
+        overview: A few sentences about the story.
+        tagline: The poster's or trailer's one-liner.
+        keywords: Subject keywords (TMDB's keywords.csv).
+        tags: Free-form tags people gave the movie (MovieLens tags.csv).
     """
 
     movie_id: str
@@ -27,6 +34,23 @@ class Poster:
     year: int | None = None
     rating: float | None = None
     poster: str = ""
+    original_title: str = ""
+    alternative_titles: tuple[str, ...] = ()
+    overview: str = ""
+    tagline: str = ""
+    keywords: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+
+class SearchMode(StrEnum):
+    """How a text query is matched against the collection."""
+
+    HYBRID = "hybrid"
+    """The image vectors and the movie's words, fused in one Qdrant query."""
+    VECTOR = "vector"
+    """The query's text vector against the poster image vectors alone."""
+    TEXT = "text"
+    """Qdrant's BM25 over the movie's words alone."""
 
 
 @dataclass(frozen=True)
@@ -68,10 +92,19 @@ class SearchFilter:
 
 @dataclass(frozen=True)
 class SearchHit:
-    """A poster found by a query, with its score (cosine similarity, or rating when browsing)."""
+    """A poster found by a query, with its score.
+
+    Attributes:
+        poster: The movie.
+        score: Cosine similarity (vector search), BM25 (text search), the fused
+            reciprocal-rank score (hybrid search), or the rating when browsing.
+        found_by: The retrieval branches that returned this poster ("vector", "text");
+            empty when browsing by filter alone.
+    """
 
     poster: Poster
     score: float
+    found_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from postersearch.domain import SearchFilter
+from postersearch.domain import SearchFilter, SearchMode
 from search_service.settings import SearchSettings
 
 _YEAR_RANGE = re.compile(r"^\s*(\d{4})?\s*(-)?\s*(\d{4})?\s*$")
@@ -125,6 +125,12 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--not-genre", action="append", help="genre to leave out (repeatable)")
     p.add_argument("--year", help="year or range: 1980-1989, 1980, 1980-, -1989, 1980s")
     p.add_argument("--min-rating", type=float, help="minimum rating, 0-10")
+    p.add_argument(
+        "--mode",
+        choices=[m.value for m in SearchMode],
+        help="hybrid: image vectors and the movies' words fused (default where the "
+        "collection has words); vector: the images alone; text: the words alone (BM25)",
+    )
     p.add_argument("--limit", type=int, help="results per page, 1-100 (default 10)")
     p.add_argument("--offset", type=int, help="results to skip (paging)")
     how = p.add_mutually_exclusive_group()
@@ -203,7 +209,8 @@ def search_command(args: argparse.Namespace) -> int:
     except argparse.ArgumentTypeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    ask = Ask(args.query, flt, args.limit, args.offset, args.image, args.similar)
+    mode = SearchMode(args.mode) if args.mode else None
+    ask = Ask(args.query, flt, args.limit, args.offset, args.image, args.similar, mode)
     settings = search_settings_from(args)
     try:
         if args.server:
@@ -222,6 +229,11 @@ def search_command(args: argparse.Namespace) -> int:
         print(json.dumps(_page_json(page), ensure_ascii=False, indent=2))
         return 0
     browsing = not args.query.strip() and args.image is None and args.similar is None
+    if page.notice:
+        print(f"note: {page.notice}", file=sys.stderr)
+    if page.mode is not None:
+        # On stderr with the notice, so that stdout is the table alone.
+        print(f"mode: {page.mode.value}", file=sys.stderr)
     print(format_table(page.hits, args.offset or 0, show_score=not browsing))
     return 0
 
@@ -229,6 +241,8 @@ def search_command(args: argparse.Namespace) -> int:
 def _page_json(page: Any) -> dict[str, Any]:
     return {
         "model_id": page.model_id,
+        "mode": page.mode.value if page.mode is not None else None,
+        "notice": page.notice,
         "hits": [
             {
                 "movie_id": h.poster.movie_id,
@@ -238,6 +252,7 @@ def _page_json(page: Any) -> dict[str, Any]:
                 "rating": h.poster.rating,
                 "poster": h.poster.poster,
                 "score": round(h.score, 6),
+                "found_by": list(h.found_by),
             }
             for h in page.hits
         ],

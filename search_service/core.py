@@ -11,11 +11,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from poster_index.base import IndexUnavailableError, PosterIndex
-from postersearch.domain import CollectionModel, SearchFilter, SearchHit
+from poster_index.hybrid import BRANCH_VECTOR
+from poster_index.lexical import lexical_query
+from postersearch.domain import CollectionModel, SearchFilter, SearchHit, SearchMode
 from postersearch.encoding import (
     Encoder,
     EncoderInfo,
@@ -57,13 +59,45 @@ class SearchPage:
     """One page of results.
 
     Attributes:
-        hits: Posters best first; the score is the cosine similarity, or the rating when
-            browsing by filter alone.
+        hits: Posters best first; the score is the cosine similarity (vector), BM25
+            (text), the fused reciprocal-rank score (hybrid), or the rating when browsing
+            by filter alone.
         model_id: The model whose vectors the collection holds.
+        mode: The mode that answered a text query; None when browsing, or searching by
+            image or similar movie.
+        notice: Set when the answer differs from what was asked (a collection without
+            words answering in vector mode).
     """
 
     hits: list[SearchHit]
     model_id: str
+    mode: SearchMode | None = None
+    notice: str = ""
+
+
+NO_TEXT_NOTICE = (
+    "this collection stores no words about its movies, so it was searched in vector mode; "
+    "re-ingest it into a new collection for text and hybrid search"
+)
+
+
+def parse_mode(mode: str | SearchMode | None) -> SearchMode | None:
+    """The search mode named by mode ("hybrid", "vector", "text"); None or "" for the default.
+
+    Raises:
+        InvalidRequestError: Not a known mode.
+    """
+    if mode is None or mode == "":
+        return None
+    try:
+        return SearchMode(str(mode).strip().lower())
+    except ValueError:
+        known = ", ".join(m.value for m in SearchMode)
+        raise InvalidRequestError(f"unknown search mode {mode!r}; one of {known}") from None
+
+
+def _by_vector(hits: list[SearchHit]) -> list[SearchHit]:
+    return [replace(hit, found_by=(BRANCH_VECTOR,)) for hit in hits]
 
 
 class PosterSearch:
@@ -84,6 +118,7 @@ class PosterSearch:
         self._collection: CollectionModel | None = None
         self._genres: dict[str, int] | None = None
         self._genres_at = 0.0
+        self._has_text: bool | None = None
 
     @property
     def cache(self) -> VectorCache:
@@ -96,18 +131,25 @@ class PosterSearch:
         flt: SearchFilter = ANY_POSTER,
         limit: int | None = None,
         offset: int | None = None,
+        mode: str | SearchMode | None = None,
     ) -> SearchPage:
         """Posters matching a description, best first.
+
+        Modes: hybrid (the default where the collection stores words about its movies)
+        fuses the vector and the BM25 ranking in one Qdrant query; vector matches the
+        poster images alone; text matches the words alone and needs no encoder. A
+        collection without words answers in vector mode, and the page says so.
 
         With empty (or whitespace-only) text and at least one filter condition, returns the
         posters passing the filter, highest rating first, without asking the encoder.
 
         Raises:
-            InvalidRequestError: Bad limit, offset, filter or query.
+            InvalidRequestError: Bad limit, offset, filter, mode or query.
             DependencyUnavailableError: The encoder or Qdrant cannot be reached.
         """
         text = normalise_query(query)
         page = self._page(limit, offset)
+        asked = parse_mode(mode)
         check_query_length(text, self._settings.max_text_chars)
         if not text and flt.is_empty:
             raise InvalidRequestError(
@@ -120,9 +162,37 @@ class PosterSearch:
         if not text:
             hits = await self._call_index(self._index.browse, flt, *page)
             return SearchPage(hits, model.model_id)
+        chosen, notice = await self._choose_mode(asked)
+        lexical = lexical_query(text) if chosen is not SearchMode.VECTOR else None
+        if lexical is not None and chosen is SearchMode.TEXT:
+            if lexical.is_empty:
+                raise InvalidRequestError(
+                    f"the query {text!r} has no word to match in text mode (only stop words "
+                    "or punctuation); describe the movie or use vector mode"
+                )
+            hits = await self._call_index(self._index.text_search, lexical, flt, *page)
+            return SearchPage(hits, model.model_id, chosen, notice)
         vector = await self._encode_text(text, model)
-        hits = await self._call_index(self._index.search, vector.tolist(), flt, *page)
-        return SearchPage(hits, model.model_id)
+        if lexical is not None and not lexical.is_empty:
+            hits = await self._call_index(
+                self._index.hybrid_search, vector.tolist(), lexical, flt, *page
+            )
+        else:
+            hits = _by_vector(
+                await self._call_index(self._index.search, vector.tolist(), flt, *page)
+            )
+        return SearchPage(hits, model.model_id, chosen, notice)
+
+    async def _choose_mode(self, asked: SearchMode | None) -> tuple[SearchMode, str]:
+        """The mode that answers, and the notice when it is not the one asked for."""
+        if asked is SearchMode.VECTOR:
+            return asked, ""
+        if self._has_text is None:
+            # Whether a collection stores words is fixed when it is created.
+            self._has_text = await self._call_index(self._index.has_text)
+        if not self._has_text:
+            return SearchMode.VECTOR, NO_TEXT_NOTICE
+        return asked or SearchMode.HYBRID, ""
 
     async def search_by_image(
         self,
@@ -149,7 +219,7 @@ class PosterSearch:
             raise InvalidRequestError(f"the image cannot be used: {outcome.message}")
         self._check_dimension(len(outcome), model)
         hits = await self._call_index(self._index.search, outcome.tolist(), flt, *page)
-        return SearchPage(hits, model.model_id)
+        return SearchPage(_by_vector(hits), model.model_id)
 
     async def similar(
         self,
@@ -178,7 +248,7 @@ class PosterSearch:
         hits = await self._call_index(
             self._index.search, vector, flt, *page, exclude_movie_id=movie_id
         )
-        return SearchPage(hits, model.model_id)
+        return SearchPage(_by_vector(hits), model.model_id)
 
     async def check_filter(self, flt: SearchFilter) -> SearchFilter:
         """Checks a filter without searching; returns it with genres in the collection's spelling.

@@ -19,7 +19,7 @@ from typing import TextIO
 from poster_index.edge import EdgePosterIndex
 from postersearch.domain import SearchFilter
 from postersearch.encoding import Encoder
-from search_service.core import PosterSearch
+from search_service.core import PosterSearch, SearchPage
 from search_service.errors import SearchError
 from search_service.models import (
     ModelChoice,
@@ -33,7 +33,8 @@ from search_service.table import format_table
 DEFAULT_DEMO_MODEL = "google/siglip2-base-patch16-256"
 _MARKER = "demo.json"
 
-# (title, query text, filter): English and Korean descriptions, then one narrowed by filters.
+# (title, query text, filter): English and Korean descriptions, then one narrowed by filters,
+# then a story, which only the words about the movies tell (hybrid mode finds it by them).
 EXAMPLES: tuple[tuple[str, str, SearchFilter], ...] = (
     ("English", "dark red horror movie poster with a single face", SearchFilter()),
     ("Korean (neon signs, a cyberpunk feel)", "네온사인이 많은 사이버펑크 느낌", SearchFilter()),
@@ -43,6 +44,7 @@ EXAMPLES: tuple[tuple[str, str, SearchFilter], ...] = (
         SearchFilter(genres_any=("Comedy", "Family"), year_from=1980, year_to=1999, min_rating=6),
     ),
     ("Korean, Horror only", "어두운 빨간색 공포 영화 포스터", SearchFilter(genres_any=("Horror",))),
+    ("English, a story rather than a look", "a heist in a casino", SearchFilter()),
 )
 
 
@@ -185,9 +187,10 @@ async def _search_examples(
                 say(f"  (skipped: {exc})")
                 continue
             say(format_table(page.hits))
-            say(f"  {elapsed_ms:.1f} ms")
+            say(f"  {elapsed_ms:.1f} ms, {_mode(page)}")
             searched += 1
             first_hit = first_hit or (page.hits[0].poster.movie_id if page.hits else None)
+        searched += await _title_example(search, options, say)
         if first_hit is not None:
             say()
             say(f"Posters similar to movie {first_hit} (the movie itself left out)")
@@ -203,6 +206,30 @@ async def _search_examples(
     finally:
         await asyncio.to_thread(index.close)
     return searched
+
+
+def _mode(page: SearchPage) -> str:
+    mode = f"{page.mode.value} mode" if page.mode is not None else "browsing"
+    return f"{mode} ({page.notice})" if page.notice else mode
+
+
+async def _title_example(search: PosterSearch, options: DemoOptions, say: _Printer) -> int:
+    """Searches the title of a stored movie: hybrid search puts that movie first."""
+    try:
+        rated = await search.search("", SearchFilter(min_rating=0.0), limit=1)
+    except SearchError:
+        return 0
+    if not rated.hits:
+        return 0
+    title = rated.hits[0].poster.title
+    say()
+    say(f'Hybrid, the title of a movie in the collection: "{title}"')
+    started = time.perf_counter()
+    page = await search.search(title, limit=options.limit)
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    say(format_table(page.hits))
+    say(f"  {elapsed_ms:.1f} ms, {_mode(page)}")
+    return 1
 
 
 def _describe(flt: SearchFilter) -> str:
@@ -239,6 +266,7 @@ async def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
     say("Try your own searches over this collection:")
     say(f'  poster-search search "a lonely astronaut" --index {index_dir} --limit 5')
     say(f'  poster-search search "우주를 배경으로 한 공상과학 영화" --index {index_dir}')
+    say(f'  poster-search search "an astronaut stranded in space" --mode text --index {index_dir}')
     say(f"  poster-search search --genre Horror --year 1980-1989 --index {index_dir}")
     say(f"  poster-search serve --index {index_dir}    # web page on http://localhost:8080/")
     return 0 if searched else 1

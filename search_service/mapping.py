@@ -5,9 +5,29 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
-from postersearch.domain import Poster, SearchFilter, SearchHit
+from postersearch.domain import Poster, SearchFilter, SearchHit, SearchMode
 from postersearch.v1 import search_pb2
 from search_service.core import SearchPage
+
+_MODE_TO_PB: dict[SearchMode, search_pb2.SearchMode] = {
+    SearchMode.HYBRID: search_pb2.SEARCH_MODE_HYBRID,
+    SearchMode.VECTOR: search_pb2.SEARCH_MODE_VECTOR,
+    SearchMode.TEXT: search_pb2.SEARCH_MODE_TEXT,
+}
+_MODE_FROM_PB = {value: mode for mode, value in _MODE_TO_PB.items()}
+
+
+def mode_from_pb(value: search_pb2.SearchMode) -> SearchMode | None:
+    """The domain mode of a proto SearchMode; None for UNSPECIFIED (the default).
+
+    A number outside the enum (a newer client) is answered in the default mode.
+    """
+    return _MODE_FROM_PB.get(value)
+
+
+def mode_to_pb(mode: SearchMode | None) -> search_pb2.SearchMode:
+    """The proto SearchMode of a domain mode (UNSPECIFIED for None)."""
+    return search_pb2.SEARCH_MODE_UNSPECIFIED if mode is None else _MODE_TO_PB[mode]
 
 
 class _Paged(Protocol):
@@ -68,13 +88,16 @@ def hit_to_pb(hit: SearchHit) -> search_pb2.SearchHit:
         msg.year = poster.year
     if poster.rating is not None:
         msg.rating = poster.rating
-    return search_pb2.SearchHit(poster=msg, score=hit.score)
+    return search_pb2.SearchHit(poster=msg, score=hit.score, found_by=hit.found_by)
 
 
 def page_to_pb(page: SearchPage) -> search_pb2.SearchResponse:
     """A page of results as a proto SearchResponse."""
     return search_pb2.SearchResponse(
-        hits=[hit_to_pb(hit) for hit in page.hits], model_id=page.model_id
+        hits=[hit_to_pb(hit) for hit in page.hits],
+        model_id=page.model_id,
+        mode=mode_to_pb(page.mode),
+        notice=page.notice,
     )
 
 
@@ -99,7 +122,8 @@ def page_from_pb(msg: search_pb2.SearchResponse) -> SearchPage:
                 poster=hit.poster.poster,
             ),
             score=hit.score,
+            found_by=tuple(hit.found_by),
         )
         for hit in msg.hits
     ]
-    return SearchPage(hits, msg.model_id)
+    return SearchPage(hits, msg.model_id, mode_from_pb(msg.mode), msg.notice)

@@ -11,7 +11,7 @@ from pathlib import Path
 import grpc
 
 from poster_index.settings import IndexSettings
-from postersearch.domain import SearchFilter
+from postersearch.domain import SearchFilter, SearchMode
 from postersearch.encoding import EncoderInfo, ImageOutcome, Vectors
 from postersearch.v1 import search_pb2, search_pb2_grpc
 from search_service.core import PosterSearch, SearchPage
@@ -23,7 +23,7 @@ from search_service.errors import (
     NotFoundError,
     SearchError,
 )
-from search_service.mapping import filter_to_pb, page_from_pb
+from search_service.mapping import filter_to_pb, mode_to_pb, page_from_pb
 from search_service.settings import SearchSettings
 
 
@@ -38,6 +38,7 @@ class Ask:
         offset: Results to skip.
         image: An image file to search by, instead of the text.
         similar: A movie id whose poster to search by, instead of the text.
+        mode: How the text is matched (None: hybrid where the collection has words).
     """
 
     query: str
@@ -46,6 +47,7 @@ class Ask:
     offset: int | None = None
     image: Path | None = None
     similar: str | None = None
+    mode: SearchMode | None = None
 
 
 async def ask_core(search: PosterSearch, ask: Ask) -> SearchPage:
@@ -55,7 +57,7 @@ async def ask_core(search: PosterSearch, ask: Ask) -> SearchPage:
         return await search.search_by_image(data, ask.flt, ask.limit, ask.offset)
     if ask.similar is not None:
         return await search.similar(ask.similar, ask.flt, ask.limit, ask.offset)
-    return await search.search(ask.query, ask.flt, ask.limit, ask.offset)
+    return await search.search(ask.query, ask.flt, ask.limit, ask.offset, ask.mode)
 
 
 async def ask_embedded(
@@ -82,8 +84,10 @@ async def ask_embedded(
             )
         without_model = PosterSearch(_NoEncoder(), index, settings)
         needs_encoder = ask.image is not None or (ask.similar is None and ask.query.strip())
+        if needs_encoder and ask.mode is SearchMode.TEXT:
+            needs_encoder = not await asyncio.to_thread(index.has_text)
         if not needs_encoder:
-            # Browsing and similar-to-movie need no model, so none is loaded for them.
+            # Browsing, similar-to-movie and text mode need no model, so none is loaded.
             return await ask_core(without_model, ask)
         # A bad filter is refused before the model takes seconds to load.
         await without_model.check_filter(ask.flt)
@@ -136,7 +140,9 @@ async def ask_server(
                 )
             else:
                 response = await stub.Search(
-                    search_pb2.SearchRequest(query=ask.query, filter=flt, **paging),
+                    search_pb2.SearchRequest(
+                        query=ask.query, filter=flt, mode=mode_to_pb(ask.mode), **paging
+                    ),
                     metadata=metadata,
                     timeout=timeout_s,
                 )

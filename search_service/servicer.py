@@ -23,7 +23,13 @@ from search_service.errors import (
     NotFoundError,
     SearchError,
 )
-from search_service.mapping import filter_from_pb, genres_to_pb, page_args, page_to_pb
+from search_service.mapping import (
+    filter_from_pb,
+    genres_to_pb,
+    mode_from_pb,
+    page_args,
+    page_to_pb,
+)
 
 T = TypeVar("T")
 
@@ -91,8 +97,9 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
         """Posters matching a description; filter-only requests browse by rating."""
         limit, offset = page_args(request)
         flt = filter_from_pb(request.filter)
+        mode = mode_from_pb(request.mode)
         page = await _within_deadline(
-            context, lambda: self._search.search(request.query, flt, limit, offset)
+            context, lambda: self._search.search(request.query, flt, limit, offset, mode)
         )
         return page_to_pb(page)
 

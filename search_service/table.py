@@ -66,6 +66,11 @@ def format_table(hits: Sequence[SearchHit], offset: int = 0, show_score: bool = 
     if not show_score:
         headers = (headers[0], *headers[2:])
         rows = [(row[0], *row[2:]) for row in rows]
+    if any(hit.found_by for hit in hits):
+        # Which retrieval branches returned each poster, last so the columns above keep
+        # their places.
+        headers = (*headers, "found by")
+        rows = [(*row, "+".join(hit.found_by)) for row, hit in zip(rows, hits, strict=True)]
     widths = [max(display_width(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
     numeric = {0, 1, 3, 5} if show_score else {0, 2, 4}
     lines = [

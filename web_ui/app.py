@@ -32,7 +32,7 @@ from web_ui.params import args_from_json, args_from_query, response_json
 from web_ui.upload import PayloadTooLargeError, read_image
 
 if TYPE_CHECKING:
-    from search_service.core import PosterSearch
+    from search_service.core import PosterSearch, SearchPage
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,11 @@ async def _json_body(request: Request) -> Any:
         raise InvalidRequestError(f"the request body is not valid JSON: {exc}") from None
 
 
+def _page_json(page: SearchPage, files: PosterFiles) -> dict[str, Any]:
+    mode = page.mode.value if page.mode is not None else None
+    return response_json(page.hits, page.model_id, files, mode, page.notice)
+
+
 def create_app(
     search: PosterSearch,
     poster_roots: Sequence[Path] = (),
@@ -152,17 +157,17 @@ def create_app(
 
     @app.get("/api/search")
     async def search_get(request: Request) -> dict[str, Any]:
-        """Posters matching ``query``, narrowed by the filter parameters."""
+        """Posters matching ``query`` (``mode``: hybrid, vector or text), with the filters."""
         args = args_from_query(request.query_params)
-        page = await search.search(args.query, args.flt, args.limit, args.offset)
-        return response_json(page.hits, page.model_id, files)
+        page = await search.search(args.query, args.flt, args.limit, args.offset, args.mode)
+        return _page_json(page, files)
 
     @app.post("/api/search")
     async def search_post(request: Request) -> dict[str, Any]:
         """The same search with a JSON SearchRequest body."""
         args = args_from_json(await _json_body(request))
-        page = await search.search(args.query, args.flt, args.limit, args.offset)
-        return response_json(page.hits, page.model_id, files)
+        page = await search.search(args.query, args.flt, args.limit, args.offset, args.mode)
+        return _page_json(page, files)
 
     @app.get("/api/similar/{movie_id}")
     async def similar(movie_id: str, request: Request) -> dict[str, Any]:

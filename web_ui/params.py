@@ -24,6 +24,8 @@ from web_ui.files import PosterFiles
 GENRE_FIELDS = ("genres_any", "genres_all", "genres_none")
 FILTER_FIELDS = (*GENRE_FIELDS, "year_from", "year_to", "min_rating")
 PAGE_FIELDS = ("limit", "offset")
+# How a text query is matched; PosterSearch checks the value.
+MODE_FIELD = "mode"
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,15 @@ class SearchArgs:
     flt: SearchFilter = field(default_factory=SearchFilter)
     limit: int | None = None
     offset: int | None = None
+    mode: str | None = None
+
+
+def _as_mode(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidRequestError(f"mode must be a string, got {value!r}")
+    return value
 
 
 def _as_int(name: str, value: Any) -> int | None:
@@ -110,7 +121,11 @@ def args_from_query(params: QueryParams, *, with_query: bool = True) -> SearchAr
     Raises:
         InvalidRequestError: An unknown parameter, or a value of the wrong type.
     """
-    allowed = (*(("query",) if with_query else ()), *FILTER_FIELDS, *PAGE_FIELDS)
+    allowed = (
+        *(("query", MODE_FIELD) if with_query else ()),
+        *FILTER_FIELDS,
+        *PAGE_FIELDS,
+    )
     _refuse_unknown(set(params.keys()), allowed)
     values: dict[str, Any] = {key: params.get(key) for key in params}
     for key in GENRE_FIELDS:
@@ -120,6 +135,7 @@ def args_from_query(params: QueryParams, *, with_query: bool = True) -> SearchAr
         flt=_filter_from(values),
         limit=_as_int("limit", values.get("limit")),
         offset=_as_int("offset", values.get("offset")),
+        mode=_as_mode(values.get(MODE_FIELD)),
     )
 
 
@@ -133,7 +149,7 @@ def args_from_json(body: Any) -> SearchArgs:
     """
     if not isinstance(body, dict):
         raise InvalidRequestError("the request body must be a JSON object")
-    _refuse_unknown(set(body), ("query", "filter", *FILTER_FIELDS, *PAGE_FIELDS))
+    _refuse_unknown(set(body), ("query", MODE_FIELD, "filter", *FILTER_FIELDS, *PAGE_FIELDS))
     nested = body.get("filter") or {}
     if not isinstance(nested, dict):
         raise InvalidRequestError("filter must be a JSON object")
@@ -149,6 +165,7 @@ def args_from_json(body: Any) -> SearchArgs:
         flt=_filter_from({**body, **nested}),
         limit=_as_int("limit", body.get("limit")),
         offset=_as_int("offset", body.get("offset")),
+        mode=_as_mode(body.get(MODE_FIELD)),
     )
 
 
@@ -165,9 +182,24 @@ def poster_json(poster: Poster, files: PosterFiles) -> dict[str, Any]:
     }
 
 
-def response_json(hits: list[SearchHit], model_id: str, files: PosterFiles) -> dict[str, Any]:
-    """A SearchResponse message as JSON."""
+def response_json(
+    hits: list[SearchHit],
+    model_id: str,
+    files: PosterFiles,
+    mode: str | None = None,
+    notice: str = "",
+) -> dict[str, Any]:
+    """A SearchResponse message as JSON (mode is null where no text query was matched)."""
     return {
-        "hits": [{"poster": poster_json(hit.poster, files), "score": hit.score} for hit in hits],
+        "hits": [
+            {
+                "poster": poster_json(hit.poster, files),
+                "score": hit.score,
+                "found_by": list(hit.found_by),
+            }
+            for hit in hits
+        ],
         "model_id": model_id,
+        "mode": mode,
+        "notice": notice,
     }

@@ -1,10 +1,22 @@
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class SearchMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SEARCH_MODE_UNSPECIFIED: _ClassVar[SearchMode]
+    SEARCH_MODE_HYBRID: _ClassVar[SearchMode]
+    SEARCH_MODE_VECTOR: _ClassVar[SearchMode]
+    SEARCH_MODE_TEXT: _ClassVar[SearchMode]
+SEARCH_MODE_UNSPECIFIED: SearchMode
+SEARCH_MODE_HYBRID: SearchMode
+SEARCH_MODE_VECTOR: SearchMode
+SEARCH_MODE_TEXT: SearchMode
 
 class Filter(_message.Message):
     __slots__ = ("genres_any", "genres_all", "genres_none", "year_from", "year_to", "min_rating")
@@ -23,16 +35,18 @@ class Filter(_message.Message):
     def __init__(self, genres_any: _Optional[_Iterable[str]] = ..., genres_all: _Optional[_Iterable[str]] = ..., genres_none: _Optional[_Iterable[str]] = ..., year_from: _Optional[int] = ..., year_to: _Optional[int] = ..., min_rating: _Optional[float] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
-    __slots__ = ("query", "filter", "limit", "offset")
+    __slots__ = ("query", "filter", "limit", "offset", "mode")
     QUERY_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
     query: str
     filter: Filter
     limit: int
     offset: int
-    def __init__(self, query: _Optional[str] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ...) -> None: ...
+    mode: SearchMode
+    def __init__(self, query: _Optional[str] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ..., mode: _Optional[_Union[SearchMode, str]] = ...) -> None: ...
 
 class SearchByImageRequest(_message.Message):
     __slots__ = ("image", "filter", "limit", "offset")
@@ -75,20 +89,26 @@ class Poster(_message.Message):
     def __init__(self, movie_id: _Optional[str] = ..., title: _Optional[str] = ..., year: _Optional[int] = ..., genres: _Optional[_Iterable[str]] = ..., rating: _Optional[float] = ..., poster: _Optional[str] = ...) -> None: ...
 
 class SearchHit(_message.Message):
-    __slots__ = ("poster", "score")
+    __slots__ = ("poster", "score", "found_by")
     POSTER_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
+    FOUND_BY_FIELD_NUMBER: _ClassVar[int]
     poster: Poster
     score: float
-    def __init__(self, poster: _Optional[_Union[Poster, _Mapping]] = ..., score: _Optional[float] = ...) -> None: ...
+    found_by: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, poster: _Optional[_Union[Poster, _Mapping]] = ..., score: _Optional[float] = ..., found_by: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SearchResponse(_message.Message):
-    __slots__ = ("hits", "model_id")
+    __slots__ = ("hits", "model_id", "mode", "notice")
     HITS_FIELD_NUMBER: _ClassVar[int]
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    NOTICE_FIELD_NUMBER: _ClassVar[int]
     hits: _containers.RepeatedCompositeFieldContainer[SearchHit]
     model_id: str
-    def __init__(self, hits: _Optional[_Iterable[_Union[SearchHit, _Mapping]]] = ..., model_id: _Optional[str] = ...) -> None: ...
+    mode: SearchMode
+    notice: str
+    def __init__(self, hits: _Optional[_Iterable[_Union[SearchHit, _Mapping]]] = ..., model_id: _Optional[str] = ..., mode: _Optional[_Union[SearchMode, str]] = ..., notice: _Optional[str] = ...) -> None: ...
 
 class ListGenresRequest(_message.Message):
     __slots__ = ()

@@ -251,9 +251,11 @@ def test_tmdb(tmp_path: Path) -> None:
     posters, rejected = _split(list(read_dataset(path)))
     base = "https://image.tmdb.org/t/p/w500/rhIRbceoE9lR4veEXuwCC2wARtG.jpg"
     assert posters == [
-        Poster("862", "Toy Story", ("Animation", "Comedy"), 1995, 7.7, base),
+        Poster(
+            "862", "Toy Story", ("Animation", "Comedy"), 1995, 7.7, base, overview="An overview"
+        ),
         # No votes: unrated rather than rated 0.
-        Poster("8844", "Jumanji", (), None, None, base),
+        Poster("8844", "Jumanji", (), None, None, base, overview="An overview"),
     ]
     reasons = {r.raw_id: r.reason for r in rejected}
     assert "bad id '1997-08-20'" in reasons["1997-08-20"]
@@ -285,3 +287,83 @@ def test_unknown_paths_are_refused(tmp_path: Path) -> None:
         detect_format(tmp_path / "missing")
     with pytest.raises(DatasetFormatError):
         read_dataset(tmp_path, "nonsense")
+
+
+def test_tmdb_words_and_keywords(tmp_path: Path) -> None:
+    """original_title (when not the title), overview and tagline come from the metadata;
+    keywords from keywords.csv beside it, a broken keywords row costing only its keywords."""
+    row = _tmdb_row("496243", "Parasite").split('","')
+    row[8], row[19] = "기생충", "Act like you own the place."
+    (tmp_path / "movies_metadata.csv").write_text(
+        TMDB_HEADER + '","'.join(row) + _tmdb_row("862", "Toy Story"), encoding="utf-8"
+    )
+    (tmp_path / "keywords.csv").write_text(
+        "id,keywords\n"
+        "496243,\"[{'id': 1, 'name': 'class differences'}, {'id': 2, 'name': 'con artist'}]\"\n"
+        "862,\"[{'id': 3, 'name': 'toy'\"\n",
+        encoding="utf-8",
+    )
+    parasite, toy_story = _split(list(read_dataset(tmp_path)))[0]
+    assert parasite.original_title == "기생충"
+    assert parasite.tagline == "Act like you own the place."
+    assert parasite.overview == "An overview"
+    assert parasite.keywords == ("class differences", "con artist")
+    assert toy_story.original_title == ""
+    assert toy_story.keywords == ()
+
+
+def test_movielens_tags(tmp_path: Path) -> None:
+    folder = tmp_path / "ml"
+    _movielens(folder)
+    (folder / "tags.csv").write_text(
+        "userId,movieId,tag,timestamp\n"
+        "1,1,pixar,1\n2,1,Pixar,2\n3,1,toys,3\n4,2,cyberpunk,4\n5,2,,5\n",
+        encoding="utf-8",
+    )
+    posters = {p.movie_id: p for p in _split(list(read_dataset(folder)))[0]}
+    # Distinct case-insensitively, the most used first, the first spelling kept.
+    assert posters["1"].tags == ("pixar", "toys")
+    assert posters["2"].tags == ("cyberpunk",)
+    assert posters["3"].tags == ()
+
+
+def test_manifest_words_round_trip(tmp_path: Path) -> None:
+    """The optional words survive write_manifest and read_dataset, in CSV and JSONL."""
+    from ingest.manifest import write_manifest
+
+    movie = Poster(
+        "1",
+        "Parasite",
+        ("Drama",),
+        2019,
+        8.5,
+        str(tmp_path / "p.jpg"),
+        original_title="기생충",
+        alternative_titles=("Gisaengchung", "寄生虫"),
+        overview="A poor family schemes its way into a rich household.",
+        tagline="Act like you own the place.",
+        keywords=("class differences", "con artist"),
+        tags=("dark comedy",),
+    )
+    bare = Poster("2", "Heat", (), None, None, str(tmp_path / "h.jpg"))
+    for name in ("manifest.csv", "manifest.jsonl"):
+        path = tmp_path / name
+        write_manifest(path, [movie, bare])
+        assert _split(list(read_dataset(path))) == ([movie, bare], [])
+    jsonl = (tmp_path / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
+    assert "overview" not in json.loads(jsonl[1]), "a movie without words writes none"
+
+
+def test_manifest_words_of_the_wrong_type_reject_the_row(tmp_path: Path) -> None:
+    path = tmp_path / "manifest.jsonl"
+    rows = [
+        {"id": "1", "title": "A", "poster": "a.jpg", "keywords": "heist|casino"},
+        {"id": "2", "title": "B", "poster": "b.jpg", "keywords": [1, 2]},
+        {"id": "3", "title": "C", "poster": "c.jpg", "overview": ["not", "text"]},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    posters, rejected = _split(list(read_dataset(path)))
+    assert [p.keywords for p in posters] == [("heist", "casino")]
+    assert [(r.line, r.raw_id) for r in rejected] == [(2, "2"), (3, "3")]
+    assert "bad text" in rejected[0].reason
+    assert "bad overview" in rejected[1].reason

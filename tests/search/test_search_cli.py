@@ -27,12 +27,15 @@ def test_search_prints_a_table_over_the_embedded_index(
     tiny_collection: TinyCollection, capsys: pytest.CaptureFixture[str]
 ) -> None:
     index = str(tiny_collection.index_dir)
-    code, out, _ = _run(
+    code, out, err = _run(
         capsys, "search", "dark red horror poster", "--index", index, "--limit", "4"
     )
     assert code == 0
+    assert "mode: hybrid" in err
     lines = out.strip().splitlines()
-    assert lines[0].split() == ["#", "score", "title", "year", "genres", "rating", "poster"]
+    assert lines[0].split() == [
+        "#", "score", "title", "year", "genres", "rating", "poster", "found", "by"
+    ]  # fmt: skip
     assert set(lines[1]) <= {"-", " "}
     assert [line.split()[0] for line in lines[2:]] == ["1", "2", "3", "4"]
     titles = {p.title for p in tiny_collection.posters}
@@ -130,8 +133,14 @@ async def test_demo_runs_end_to_end_and_says_its_model_is_a_stand_in(tmp_path: P
     assert "NOT semantically meaningful" in text
     assert "ingested 40" in text
     assert "네온사인이 많은 사이버펑크 느낌" in text
-    assert len(re.findall(r"^#\s+score\s+title", text, re.MULTILINE)) == 5
+    assert len(re.findall(r"^#\s+score\s+title", text, re.MULTILINE)) == 7
     assert "Posters similar to movie" in text
+    assert "hybrid mode" in text
+    # The title example: that movie first, found by its words.
+    title = re.search(r'^Hybrid, the title of a movie in the collection: "(.+)"$', text, re.M)
+    assert title is not None
+    first_row = text[title.end() :].strip().splitlines()[2]
+    assert title.group(1) in first_row and "text" in first_row
     assert f"--index {tmp_path / 'demo' / 'index'}" in text
 
 

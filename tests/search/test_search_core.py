@@ -45,7 +45,7 @@ async def test_every_filter_kind_gives_the_exact_ranking(
     query = "dark red horror movie poster with a single face"
     expected = seeded.expected(text_vector(query), flt)
     assert expected, "the seeded data must give each filter some matches"
-    page = await search.search(query, flt, limit=100)
+    page = await search.search(query, flt, limit=100, mode="vector")
     assert ids(page) == expected[:100]
     assert page.model_id == MODEL_ID
     scores = [hit.score for hit in page.hits]

@@ -63,10 +63,22 @@ def _exact(stack: Stack, vector: np.ndarray, exclude: str | None = None) -> list
 
 
 async def test_korean_query_end_to_end(stack: Stack) -> None:
-    page = await stack.search.search(KOREAN, limit=5)
+    page = await stack.search.search(KOREAN, limit=5, mode="vector")
     vector = (await stack.encoder.encode_texts([KOREAN]))[0]
     assert [h.poster.movie_id for h in page.hits] == _exact(stack, vector)[:5]
     assert page.model_id == stack.collection.model_id
+    # Hybrid: the cyberpunk stories (keywords 네온사인, 사이버펑크) come first, by their words.
+    cyberpunk = {
+        p.movie_id
+        for p in stack.collection.posters
+        if {"네온사인", "사이버펑크"} <= set(p.keywords)
+    }
+    hybrid = await stack.search.search(KOREAN, limit=5)
+    by_words = [h.poster.movie_id for h in hybrid.hits if "text" in h.found_by]
+    assert by_words == [h.poster.movie_id for h in hybrid.hits][: len(by_words)]
+    assert cyberpunk, "the 24 synthetic posters hold a cyberpunk story"
+    assert set(by_words) <= cyberpunk
+    assert len(by_words) == min(5, len(cyberpunk))
     english = (await stack.encoder.encode_texts(["lots of neon signs, a cyberpunk feel"]))[0]
     assert not np.allclose(vector, english), "the Korean text must reach the model as Korean"
 

@@ -300,3 +300,22 @@ def test_model_mismatch_is_503(tmp_path: Path, colour_encoder: Any) -> None:
     index.close()
     assert response.status_code == 503
     assert "another/model" in response.json()["error"]
+
+
+def test_search_modes_and_the_branches_of_each_hit(client: TestClient) -> None:
+    hybrid = client.get("/api/search", params={"query": "Red Room", "limit": 3}).json()
+    assert hybrid["mode"] == "hybrid" and hybrid["notice"] == ""
+    assert titles(hybrid)[0] == "Red Room"
+    assert "text" in hybrid["hits"][0]["found_by"]
+    text = client.post("/api/search", json={"query": "room", "mode": "text"}).json()
+    assert text["mode"] == "text"
+    assert titles(text) == ["Red Room"]
+    assert text["hits"][0]["found_by"] == ["text"]
+    vector = client.get("/api/search", params={"query": "red", "mode": "vector"}).json()
+    assert {tuple(hit["found_by"]) for hit in vector["hits"]} == {("vector",)}
+    bad = client.get("/api/search", params={"query": "red", "mode": "fuzzy"})
+    assert bad.status_code == 400
+    assert "unknown search mode" in bad.json()["error"]
+    assert client.post("/api/search", json={"query": "red", "mode": 3}).status_code == 400
+    browse = client.get("/api/search", params={"genres_any": "Drama", "limit": 2}).json()
+    assert browse["mode"] is None

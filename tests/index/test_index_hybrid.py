@@ -1,0 +1,239 @@
+"""Text and hybrid search against Qdrant Edge and qdrant-client's local mode alike."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import qdrant_edge as edge
+from index_samples import DIM, MODEL, IndexFactory, descending_query, unit_vector
+from qdrant_client import QdrantClient, models
+
+from poster_index.base import VECTOR_NAME, PosterIndex
+from poster_index.edge import EdgePosterIndex
+from poster_index.hybrid import DEFAULT_FUSION, FusionWeights
+from poster_index.lexical import lexical_query
+from poster_index.model_record import write_model_record
+from poster_index.payload import point_id
+from poster_index.server import ServerPosterIndex
+from poster_index.tuning import DEFAULT_TUNING
+from postersearch.domain import Poster, PosterVector, SearchFilter
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Payload indexes have no effect"),
+    pytest.mark.filterwarnings("ignore:Local mode performs exact"),
+]
+
+WORDS: dict[str, dict[str, Any]] = {
+    "1": dict(title="Parasite", overview="A poor family schemes its way into a rich household."),
+    "2": dict(title="Heat", overview="A crew of thieves plans a heist.", keywords=("casino",)),
+    "3": dict(title="네온 도시", overview="비가 오는 도시의 네온사인", keywords=("사이버펑크",)),
+    "4": dict(title="The Casino Job", tagline="Everyone has a price."),
+    "5": dict(title="Untitled"),
+    "6": dict(title="Rich Family", alternative_titles=("부자 가족",)),
+}
+GENRES = {"1": ("Drama",), "2": ("Crime",), "3": ("Sci-Fi",), "4": ("Crime", "Comedy")}
+
+
+def ids(hits: list) -> list[str]:
+    return [h.poster.movie_id for h in hits]
+
+
+@pytest.fixture
+def worded(index: PosterIndex, make_poster: Callable[..., Poster]) -> PosterIndex:
+    """Six movies with words (vector order follows the id) and two without any."""
+    items = [
+        PosterVector(
+            make_poster(movie_id=mid, genres=GENRES.get(mid, ("Drama",)), **words),
+            unit_vector(int(mid)),
+        )
+        for mid, words in WORDS.items()
+    ]
+    # Two titles of punctuation alone: no word, so no text vector.
+    items += [
+        PosterVector(make_poster(movie_id=mid, title="…"), unit_vector(int(mid)))
+        for mid in ("7", "8")
+    ]
+    index.upsert(items)
+    return index
+
+
+def test_a_new_collection_has_text(index: PosterIndex) -> None:
+    assert index.has_text()
+
+
+def test_text_search_finds_titles_stories_and_korean(worded: PosterIndex) -> None:
+    assert ids(worded.text_search(lexical_query("parasite"), SearchFilter(), 10)) == ["1"]
+    # Both words in movie 2 (overview, keywords) rank it above movie 4 (title only).
+    assert ids(worded.text_search(lexical_query("a heist in a casino"), SearchFilter(), 10)) == [
+        "2",
+        "4",
+    ]
+    # "네온사인이" carries a particle; the stored word "네온사인" does not.
+    assert ids(worded.text_search(lexical_query("네온사인이"), SearchFilter(), 10)) == ["3"]
+    assert ids(worded.text_search(lexical_query("부자"), SearchFilter(), 10)) == ["6"]
+    hits = worded.text_search(lexical_query("rich family"), SearchFilter(), 10)
+    assert ids(hits) == ["6", "1"], "the title holds both words in fewer tokens"
+    assert all(h.found_by == ("text",) for h in hits)
+    assert hits[0].score > hits[1].score > 0
+
+
+def test_text_search_keeps_to_the_filter_and_pages(worded: PosterIndex) -> None:
+    crime = SearchFilter(genres_any=("Crime",), genres_none=("Comedy",))
+    assert ids(worded.text_search(lexical_query("heist casino"), crime, 10)) == ["2"]
+    assert ids(worded.text_search(lexical_query("heist casino"), SearchFilter(), 1, 1)) == ["4"]
+
+
+def test_a_long_description_sharing_one_word_is_no_text_match(worded: PosterIndex) -> None:
+    """Half of the query's words must be in a movie for the lexical branch to return it."""
+    query = lexical_query("dark red poster of a rich man with a single face")
+    assert query.min_words == 4, "7 words: dark red poster rich man single face"
+    assert worded.text_search(query, SearchFilter(), 10) == []
+    assert ids(worded.text_search(lexical_query("rich"), SearchFilter(), 10)) == ["6", "1"]
+
+
+def _rrf(rankings: list[list[str]], weights: list[float], k: int) -> dict[str, float]:
+    """Qdrant's weighted RRF: the weight divides the 1-based rank n, 1 / (k - 1 + n / w)."""
+    scores: dict[str, float] = {}
+    for ranking, weight in zip(rankings, weights, strict=True):
+        for n, movie_id in enumerate(ranking, start=1):
+            scores[movie_id] = scores.get(movie_id, 0.0) + 1.0 / (k - 1 + n / weight)
+    return scores
+
+
+@pytest.mark.parametrize("fusion", [DEFAULT_FUSION, FusionWeights(vector=2.0, text=1.0, k=3)])
+def test_hybrid_is_the_weighted_rrf_of_both_branches(
+    worded: PosterIndex, fusion: FusionWeights
+) -> None:
+    """The fused order and scores are weighted RRF of the vector ranking and the BM25
+    ranking, each worked out separately; found_by names the branches that had the hit."""
+    query = lexical_query("a rich family")
+    vector = descending_query()
+    by_vector = ids(worded.search(vector, SearchFilter(), DEFAULT_TUNING.page_window))
+    by_text = ids(worded.text_search(query, SearchFilter(), DEFAULT_TUNING.page_window))
+    assert by_text == ["6", "1"]
+    expected = _rrf([by_vector, by_text], fusion.as_list(), fusion.k)
+    hits = worded.hybrid_search(vector, query, SearchFilter(), 8, fusion=fusion)
+    assert ids(hits) == sorted(expected, key=lambda m: (-expected[m], by_vector.index(m)))
+    for hit in hits:
+        assert hit.score == pytest.approx(expected[hit.poster.movie_id], rel=1e-5)
+        in_text = hit.poster.movie_id in by_text
+        assert hit.found_by == (("vector", "text") if in_text else ("vector",))
+
+
+def test_hybrid_filters_both_branches_and_keeps_text_matches_beyond_the_vector_depth(
+    index: PosterIndex, make_poster: Callable[..., Poster]
+) -> None:
+    """Under a filter, a text match that the vector branch ranks last (beyond the depth of
+    its walk, the first rung's window) still comes back."""
+    rng = np.random.default_rng(5)
+    query_vector = rng.normal(size=DIM)
+    items = []
+    for n in range(4 * DEFAULT_TUNING.page_window):
+        v = rng.normal(size=DIM)
+        genres = ("Horror",) if n % 2 else ("Drama",)
+        items.append(PosterVector(make_poster(movie_id=str(n), genres=genres), v.tolist()))
+    # The one movie about a lighthouse points away from the query: last in vector order.
+    far = (-query_vector / np.linalg.norm(query_vector)).tolist()
+    lighthouse = make_poster(movie_id="keeper", genres=("Horror",), overview="A lighthouse")
+    drama_lighthouse = make_poster(movie_id="drama", genres=("Drama",), overview="A lighthouse")
+    items += [PosterVector(lighthouse, far), PosterVector(drama_lighthouse, far)]
+    index.upsert(items)
+    horror = SearchFilter(genres_any=("Horror",))
+    hits = index.hybrid_search(query_vector.tolist(), lexical_query("lighthouse"), horror, 10)
+    assert all("Horror" in h.poster.genres for h in hits)
+    assert hits[0].poster.movie_id == "keeper"
+    assert hits[0].found_by == ("text",)
+    assert "drama" not in ids(index.hybrid_search(query_vector.tolist(), lexical_query(
+        "lighthouse"), horror, 100))  # fmt: skip
+
+
+def test_both_backends_score_text_alike(tmp_path: Path, make_poster: Callable[..., Poster]) -> None:
+    """One tokenizer and Qdrant's IDF on both sides: the same BM25 scores."""
+    edge_index = EdgePosterIndex(tmp_path / "edge")
+    server_index = ServerPosterIndex(QdrantClient(location=":memory:"))
+    items = [
+        PosterVector(make_poster(movie_id=mid, **words), unit_vector(int(mid)))
+        for mid, words in WORDS.items()
+    ]
+    scores = []
+    for backend in (edge_index, server_index):
+        backend.ensure_collection(MODEL)
+        backend.upsert(items)
+        hits = backend.text_search(lexical_query("casino family"), SearchFilter(), 10)
+        # Equal scores may come back in either order.
+        scores.append(sorted((round(h.score, 4), h.poster.movie_id) for h in hits))
+        backend.close()
+    assert scores[0] == scores[1]
+    assert len(scores[0]) >= 3
+
+
+def _old_edge(path: Path) -> EdgePosterIndex:
+    shard_dir = path / "posters"
+    write_model_record(shard_dir, MODEL)
+    config = edge.EdgeConfig(
+        vectors={VECTOR_NAME: edge.EdgeVectorParams(size=DIM, distance=edge.Distance.Cosine)}
+    )
+    edge.EdgeShard.create(str(shard_dir), config).close()
+    return EdgePosterIndex(path)
+
+
+def _old_server(_: Path) -> ServerPosterIndex:
+    client = QdrantClient(location=":memory:")
+    client.create_collection(
+        "posters",
+        vectors_config={
+            VECTOR_NAME: models.VectorParams(size=DIM, distance=models.Distance.COSINE)
+        },
+        metadata={"poster_search_model_id": MODEL.model_id, "poster_search_dimension": DIM},
+    )
+    return ServerPosterIndex(client)
+
+
+@pytest.mark.parametrize("make_old", [_old_edge, _old_server], ids=["edge", "server"])
+def test_a_collection_made_before_text_keeps_working(
+    tmp_path: Path, make_poster: Callable[..., Poster], make_old: Callable[[Path], PosterIndex]
+) -> None:
+    old = make_old(tmp_path)
+    try:
+        old.ensure_collection(MODEL)
+        assert not old.has_text()
+        poster = make_poster(movie_id="1", title="Parasite", overview="A poor family")
+        old.upsert([PosterVector(poster, unit_vector(1))])
+        assert ids(old.search(unit_vector(1), SearchFilter(), 5)) == ["1"]
+        assert old.text_search(lexical_query("parasite"), SearchFilter(), 5) == []
+    finally:
+        old.close()
+
+
+def test_reopened_edge_shard_still_has_text(open_backend: IndexFactory) -> None:
+    first = open_backend()
+    first.ensure_collection(MODEL)
+    again = open_backend()
+    assert again.has_text()
+
+
+def test_refresh_text_picks_up_words_written_later_and_keeps_the_image_vector(
+    open_backend: IndexFactory, make_poster: Callable[..., Poster]
+) -> None:
+    """A step that writes words into the payload (a caption) refreshes the BM25 vector
+    from the payload; the image vector stays as it was encoded."""
+    index = open_backend()
+    index.ensure_collection(MODEL)
+    index.upsert([PosterVector(make_poster(movie_id="1", title="Heat"), unit_vector(1))])
+    query = lexical_query("lighthouse")
+    assert index.text_search(query, SearchFilter(), 5) == []
+    if isinstance(index, EdgePosterIndex):
+        shard = index._ready()
+        record = shard.retrieve([point_id("1")], False, False)[0]
+        shard.update(edge.UpdateOperation.set_payload([record.id], {"caption": "a lighthouse"}))
+    else:
+        assert isinstance(index, ServerPosterIndex)
+        index._client.set_payload("posters", {"caption": "a lighthouse"}, points=[point_id("1")])
+    assert index.refresh_text(["1", "missing"]) == 1
+    assert ids(index.text_search(query, SearchFilter(), 5)) == ["1"]
+    assert index.get_vector("1") == pytest.approx(unit_vector(1))
+    assert ids(index.text_search(lexical_query("heat"), SearchFilter(), 5)) == ["1"]
