@@ -18,6 +18,7 @@ FIELD_GENRES = "genres"
 FIELD_YEAR = "year"
 FIELD_RATING = "rating"
 FIELD_POSTER = "poster"
+FIELD_CAPTION = "caption"
 # Ids asked of Qdrant per retrieve call when checking which movies are stored.
 _RETRIEVE_CHUNK = 1_000
 
@@ -38,7 +39,8 @@ def poster_to_payload(poster: Poster) -> dict[str, Any]:
     """The payload stored with a poster's vector.
 
     Unknown year and rating are left out rather than stored as null, so range conditions
-    never match them.
+    never match them; a poster not captioned yet has no caption field, which is how the
+    captioning step finds it.
     """
     payload: dict[str, Any] = {
         FIELD_MOVIE_ID: poster.movie_id,
@@ -50,6 +52,8 @@ def poster_to_payload(poster: Poster) -> dict[str, Any]:
         payload[FIELD_YEAR] = int(poster.year)
     if poster.rating is not None:
         payload[FIELD_RATING] = float(poster.rating)
+    if poster.caption is not None:
+        payload[FIELD_CAPTION] = poster.caption
     return payload
 
 
@@ -57,6 +61,7 @@ def payload_to_poster(payload: Mapping[str, Any]) -> Poster:
     """Rebuilds a Poster from a stored payload."""
     year = payload.get(FIELD_YEAR)
     rating = payload.get(FIELD_RATING)
+    caption = payload.get(FIELD_CAPTION)
     return Poster(
         movie_id=str(payload[FIELD_MOVIE_ID]),
         title=str(payload.get(FIELD_TITLE, "")),
@@ -64,6 +69,7 @@ def payload_to_poster(payload: Mapping[str, Any]) -> Poster:
         year=int(year) if year is not None else None,
         rating=float(rating) if rating is not None else None,
         poster=str(payload.get(FIELD_POSTER, "")),
+        caption=str(caption) if caption is not None else None,
     )
 
 

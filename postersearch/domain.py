@@ -19,6 +19,8 @@ class Poster:
         year: Release year, when known.
         rating: Average rating on the 0-10 scale, when known.
         poster: Local file path or http(s) URL of the poster image.
+        caption: English description of the poster image, written by a captioning model;
+            None until the poster is captioned.
     """
 
     movie_id: str
@@ -27,6 +29,7 @@ class Poster:
     year: int | None = None
     rating: float | None = None
     poster: str = ""
+    caption: str | None = None
 
 
 @dataclass(frozen=True)
