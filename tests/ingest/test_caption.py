@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -137,7 +137,7 @@ def test_a_batch_the_model_fails_on_is_retried_poster_by_poster(
     bad = Image.new("RGB", (40, 60))
 
     class OneBadPoster:
-        def caption(self, images: list[Image.Image]) -> list[str]:
+        def caption(self, images: Sequence[Image.Image]) -> list[str]:
             if any(img.size == bad.size for img in images):
                 raise RuntimeError("the model cannot take this image")
             return captioner.caption(images)
