@@ -193,8 +193,10 @@ class _Run:
     async def _load(self, posters: list[Poster]) -> _Loaded:
         refs = [locate_poster(p.poster, self.options.poster_roots) for p in posters]
         fetched = await self.fetcher.fetch_many(refs)
-        images = await asyncio.to_thread(_decode_all, fetched)
-        return _Loaded(posters, images)
+        # One thread per poster from the default pool: Pillow releases the GIL while it
+        # decodes, and one core decodes only about a hundred posters a second.
+        images = await asyncio.gather(*(asyncio.to_thread(_decoded, f) for f in fetched))
+        return _Loaded(posters, list(images))
 
     async def consume(self, queue: asyncio.Queue[_Loaded | None]) -> None:
         """Captions each queued page and writes its captions, until the end marker."""
@@ -251,15 +253,12 @@ class _Run:
         return results
 
 
-def _decode_all(fetched: Sequence[bytes | FetchFailure]) -> list[Image.Image | tuple[str, str]]:
-    images: list[Image.Image | tuple[str, str]] = []
-    for outcome in fetched:
-        if isinstance(outcome, FetchFailure):
-            images.append((outcome.reason, outcome.detail))
-            continue
-        image = decode_poster(outcome)
-        images.append((UNDECODABLE, image) if isinstance(image, str) else image)
-    return images
+def _decoded(fetched: bytes | FetchFailure) -> Image.Image | tuple[str, str]:
+    """The poster's image, or (reason, detail) of why there is none."""
+    if isinstance(fetched, FetchFailure):
+        return (fetched.reason, fetched.detail)
+    image = decode_poster(fetched)
+    return (UNDECODABLE, image) if isinstance(image, str) else image
 
 
 def _first_error(group: BaseExceptionGroup) -> BaseException:

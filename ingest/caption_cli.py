@@ -47,6 +47,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         help="auto: bfloat16 on a GPU, float32 on the CPU",
     )
     model.add_argument("--max-new-tokens", type=int, default=40, help="longest caption")
+    model.add_argument(
+        "--min-new-tokens", type=int, default=0, help="shortest caption (0: the model decides)"
+    )
     model.add_argument("--num-beams", type=int, default=1, help="beam width (1: greedy)")
     model.add_argument(
         "--prompt",
@@ -85,6 +88,8 @@ def _positive(args: argparse.Namespace) -> str | None:
     for name in ("batch_size", "max_new_tokens", "num_beams"):
         if getattr(args, name) < 1:
             return f"--{name.replace('_', '-')} must be at least 1"
+    if not 0 <= args.min_new_tokens <= args.max_new_tokens:
+        return "--min-new-tokens must be between 0 and --max-new-tokens"
     return None
 
 
@@ -107,6 +112,7 @@ async def _caption(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         device=args.device,
         dtype=args.dtype,
         max_new_tokens=args.max_new_tokens,
+        min_new_tokens=args.min_new_tokens,
         num_beams=args.num_beams,
         prompt=args.prompt,
     )

@@ -44,6 +44,7 @@ class CaptionerConfig:
         dtype: "auto" (bfloat16 on CUDA, float16 on MPS, float32 on CPU), "bfloat16",
             "float16" or "float32".
         max_new_tokens: Most tokens in one caption.
+        min_new_tokens: Fewest tokens in one caption (0: the model decides).
         num_beams: Beam width; 1 is greedy decoding, the cheapest.
         prompt: Text the model is given with each image: a prefix the caption continues
             (BLIP, BLIP-2) or a task (Florence-2: "<CAPTION>"); None for none. The prefix
@@ -54,6 +55,7 @@ class CaptionerConfig:
     device: str = "auto"
     dtype: str = "auto"
     max_new_tokens: int = 40
+    min_new_tokens: int = 0
     num_beams: int = 1
     prompt: str | None = None
 
@@ -132,12 +134,12 @@ class Captioner:
         if not images:
             return []
         inputs = self._inputs(images)
+        lengths: dict[str, int] = {"max_new_tokens": self.config.max_new_tokens}
+        if self.config.min_new_tokens:
+            lengths["min_new_tokens"] = self.config.min_new_tokens
         with torch.inference_mode():
             output = self._model.generate(
-                **inputs,
-                max_new_tokens=self.config.max_new_tokens,
-                num_beams=self.config.num_beams,
-                do_sample=False,
+                **inputs, **lengths, num_beams=self.config.num_beams, do_sample=False
             )
         texts = self._processor.batch_decode(output, skip_special_tokens=True)
         return [self._clean(text) for text in texts]

@@ -1,13 +1,15 @@
-"""Builds a tiny BLIP captioning checkpoint with random weights, saved exactly like a real one.
+"""Builds BLIP captioning checkpoints with random weights, saved exactly like a real one.
 
-Tests load it through the same transformers path as a downloaded captioner
+Tests load a tiny one through the same transformers path as a downloaded captioner
 (``AutoProcessor`` and ``AutoModelForImageTextToText``); its captions are gibberish made
 of the words below, but they depend on the image, so a caption written to the wrong poster
-shows. Nothing here touches the network.
+shows. The benchmark builds the published BLIP architectures, since speed does not depend
+on the weights. Nothing here touches the network.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 # Sentences the WordPiece vocabulary is trained on; they only decide which words the
@@ -20,10 +22,34 @@ _TOKENIZER_CORPUS = [
     "a spaceship flying over a blue planet full of stars",
 ]
 _SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]"]
-_IMAGE_SIZE = 32
 # Larger than BLIP's 0.02: with the default, a random decoder writes the same words for
 # every image; at this scale its captions follow the pixels.
 _INITIALIZER_RANGE = 0.2
+
+
+@dataclass(frozen=True)
+class BlipShape:
+    """The size of a BLIP captioner: its vision tower, and the text decoder beside it."""
+
+    vision_hidden: int
+    vision_intermediate: int
+    vision_layers: int
+    vision_heads: int
+    image_size: int
+    patch_size: int
+    text_hidden: int
+    text_intermediate: int
+    text_layers: int
+    text_heads: int
+    vocab_size: int | None  # None: the trained WordPiece decides
+
+
+TINY = BlipShape(32, 64, 2, 2, 32, 8, 32, 64, 2, 2, None)
+# Salesforce/blip-image-captioning-base: ViT-B/16 at 384 px and a BERT-base decoder.
+BLIP_BASE = BlipShape(768, 3072, 12, 12, 384, 16, 768, 3072, 12, 12, 30524)
+# Salesforce/blip-image-captioning-large: ViT-L/16 at 384 px and the same decoder.
+BLIP_LARGE = BlipShape(1024, 4096, 24, 16, 384, 16, 768, 3072, 12, 12, 30524)
+SHAPES = {"tiny": TINY, "blip-base": BLIP_BASE, "blip-large": BLIP_LARGE}
 
 
 def _train_tokenizer():  # type: ignore[no-untyped-def]
@@ -61,11 +87,16 @@ def _train_tokenizer():  # type: ignore[no-untyped-def]
     )
 
 
-def build_random_captioner(out_dir: str | Path, seed: int = 0) -> Path:
-    """Writes a randomly initialised tiny BLIP captioner with its processor to out_dir.
+def build_random_captioner(
+    out_dir: str | Path,
+    shape: BlipShape = TINY,
+    seed: int = 0,
+) -> Path:
+    """Writes a randomly initialised BLIP captioner with its processor to out_dir.
 
     Args:
         out_dir: Folder to write; created if missing.
+        shape: Architecture to build (see SHAPES).
         seed: Torch seed, so that the same call gives the same weights.
 
     Returns:
@@ -83,32 +114,53 @@ def build_random_captioner(out_dir: str | Path, seed: int = 0) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     tokenizer = _train_tokenizer()
-    tower = dict(
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        initializer_range=_INITIALIZER_RANGE,
-    )
     sep_id = tokenizer.sep_token_id
     config = BlipConfig(
         text_config=dict(
-            tower,
-            vocab_size=len(tokenizer),
-            max_position_embeddings=64,
-            encoder_hidden_size=32,
+            hidden_size=shape.text_hidden,
+            intermediate_size=shape.text_intermediate,
+            num_hidden_layers=shape.text_layers,
+            num_attention_heads=shape.text_heads,
+            initializer_range=_INITIALIZER_RANGE,
+            # A real vocabulary's size matters for the output layer's cost, not for the
+            # tokens emitted, so the model may be larger than the tokenizer.
+            vocab_size=max(shape.vocab_size or 0, len(tokenizer)),
+            max_position_embeddings=512 if shape.vocab_size else 64,
+            encoder_hidden_size=shape.vision_hidden,
             bos_token_id=tokenizer.bos_token_id,
             pad_token_id=tokenizer.pad_token_id,
             sep_token_id=sep_id,
             eos_token_id=sep_id,
         ),
-        vision_config=dict(tower, image_size=_IMAGE_SIZE, patch_size=8),
-        projection_dim=32,
+        vision_config=dict(
+            hidden_size=shape.vision_hidden,
+            intermediate_size=shape.vision_intermediate,
+            num_hidden_layers=shape.vision_layers,
+            num_attention_heads=shape.vision_heads,
+            initializer_range=_INITIALIZER_RANGE,
+            image_size=shape.image_size,
+            patch_size=shape.patch_size,
+        ),
+        projection_dim=min(256, shape.vision_hidden),
         initializer_range=_INITIALIZER_RANGE,
     )
     model = BlipForConditionalGeneration(config)
-    image_processor = BlipImageProcessor(size={"height": _IMAGE_SIZE, "width": _IMAGE_SIZE})
-    processor = BlipProcessor(image_processor=image_processor, tokenizer=tokenizer)
+    size = {"height": shape.image_size, "width": shape.image_size}
+    processor = BlipProcessor(image_processor=BlipImageProcessor(size=size), tokenizer=tokenizer)
     model.save_pretrained(out)
     processor.save_pretrained(out)
     return out
+
+
+def captioner_or_random(name: str, cache_root: str | Path) -> str:
+    """Resolves a model argument that may name a random shape (see SHAPES).
+
+    A shape name is built once with random weights under ``cache_root/<name>`` and reused;
+    anything else (a hub id or a local folder) is returned as given.
+    """
+    if name not in SHAPES:
+        return name
+    folder = Path(cache_root) / name
+    if not (folder / "config.json").is_file():
+        build_random_captioner(folder, SHAPES[name])
+    return str(folder)
