@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 DEFAULT_CAPTION_MODEL = "Salesforce/blip-image-captioning-large"
 # Posters are far below these; the limits only keep a bomb from eating the memory.
 _IMAGE_LIMITS = ImageLimits(max_image_bytes=20 * 1024 * 1024, max_image_pixels=40_000_000)
+# Captioners see 224-768 px; images are kept no larger than this while they wait in the
+# run's queue, so a page of full-size scans does not take gigabytes.
+_MAX_SIDE = 1024
 
 
 class CaptionerError(Exception):
@@ -61,7 +64,7 @@ class CaptionerConfig:
 
 
 def decode_poster(data: bytes) -> Image.Image | str:
-    """The poster as an RGB image, or why it is not one (a sentence for the report)."""
+    """The poster as an RGB image at most 1024 px a side, or why it is not one (a sentence)."""
     header = probe(0, data, _IMAGE_LIMITS)
     if isinstance(header, ImageFailure):
         return header.message.removeprefix("image 0: ")
@@ -69,8 +72,13 @@ def decode_poster(data: bytes) -> Image.Image | str:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as img:
+                if img.format == "JPEG":
+                    # Decodes at 1/2, 1/4 or 1/8 scale in the DCT when that still covers it.
+                    img.draft("RGB", (_MAX_SIDE, _MAX_SIDE))
                 img.load()
-                return to_rgb(img).copy()
+                rgb = to_rgb(img)
+                rgb.thumbnail((_MAX_SIDE, _MAX_SIDE), Image.Resampling.BICUBIC)
+                return rgb.copy()
     except Exception as exc:
         return f"could not be decoded: truncated or corrupt ({exc})"
 

@@ -183,3 +183,11 @@ def test_relative_posters_are_found_under_the_roots(tmp_path: Path) -> None:
 def test_decode_reports_what_is_wrong() -> None:
     assert "not an image" in str(decode_poster(b"nope"))
     assert "empty" in str(decode_poster(b""))
+
+
+def test_large_posters_wait_in_the_queue_at_most_1024_px(tmp_path: Path) -> None:
+    path = tmp_path / "big.jpg"
+    Image.new("RGB", (3000, 4500), (10, 20, 30)).save(path, "JPEG")
+    image = decode_poster(path.read_bytes())
+    assert isinstance(image, Image.Image)
+    assert image.size == (683, 1024) and image.mode == "RGB"
