@@ -124,7 +124,7 @@ async def main(args: argparse.Namespace) -> None:
     print(f"{label:<48} {naive_rate:>10.2f} {TARGET / naive_rate / 60:>10.1f} min")
     label = f"caption run, batches of {args.batch_size}"
     print(
-        f"{label:<48} {rate:>10.2f} {TARGET / rate / 60:>10.1f} min {c_run:>8.0f} s"
+        f"{label:<48} {rate:>10.2f} {TARGET / rate / 60:>10.1f} min {c_run:>8.1f} s"
         f"  ({t_run:.1f} s for {summary.captioned})"
     )
     print()

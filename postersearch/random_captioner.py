@@ -114,6 +114,11 @@ def build_random_captioner(
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     tokenizer = _train_tokenizer()
+    if shape.vocab_size and shape.vocab_size > len(tokenizer):
+        # Filler words up to the real vocabulary's size: a random decoder emits ids all
+        # over it, and each must decode to a word, or its captions come out empty.
+        filler = [f"w{i}" for i in range(shape.vocab_size - len(tokenizer))]
+        tokenizer.add_tokens(filler)
     sep_id = tokenizer.sep_token_id
     config = BlipConfig(
         text_config=dict(
@@ -122,9 +127,7 @@ def build_random_captioner(
             num_hidden_layers=shape.text_layers,
             num_attention_heads=shape.text_heads,
             initializer_range=_INITIALIZER_RANGE,
-            # A real vocabulary's size matters for the output layer's cost, not for the
-            # tokens emitted, so the model may be larger than the tokenizer.
-            vocab_size=max(shape.vocab_size or 0, len(tokenizer)),
+            vocab_size=len(tokenizer),
             max_position_embeddings=512 if shape.vocab_size else 64,
             encoder_hidden_size=shape.vision_hidden,
             bos_token_id=tokenizer.bos_token_id,
