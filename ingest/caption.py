@@ -1,10 +1,11 @@
 """The captioning run: every stored poster without a caption gets one, written to its payload.
 
-The index is the work list. A producer pages through the posters whose payload has no
-``caption`` (Qdrant's is_empty condition), reads and decodes their images while the model
-works on the previous page, and a consumer captions each page as one batch and writes the
-captions with a payload update, leaving the vectors alone. A run killed at any moment loses
-at most the pages in flight; the next run finds exactly the posters still without a caption.
+The index is the work list. Three stages overlap: a reader pages through the posters whose
+payload has no ``caption`` (Qdrant's is_empty condition) and reads and decodes their images,
+the model captions each page as one batch, and a writer stores a page's captions with one
+payload update (leaving the vectors alone) while the model works on the next page. A run
+killed at any moment loses at most the pages in flight; the next run finds exactly the
+posters still without a caption.
 Posters whose image cannot be read, decoded or captioned are reported and keep no caption,
 so the next run tries them again.
 """
@@ -148,6 +149,14 @@ class _Loaded:
     images: list[Image.Image | tuple[str, str]]
 
 
+@dataclass(frozen=True)
+class _Captioned:
+    """A page's captions by movie id, and how many posters the page had."""
+
+    handled: int
+    values: dict[str, object]
+
+
 class _Run:
     """The state of one run; its coroutines share one event loop, so no locks."""
 
@@ -198,16 +207,28 @@ class _Run:
         images = await asyncio.gather(*(asyncio.to_thread(_decoded, f) for f in fetched))
         return _Loaded(posters, list(images))
 
-    async def consume(self, queue: asyncio.Queue[_Loaded | None]) -> None:
-        """Captions each queued page and writes its captions, until the end marker."""
-        while (page := await queue.get()) is not None:
-            await self._caption_page(page)
+    async def caption(
+        self, pages: asyncio.Queue[_Loaded | None], writes: asyncio.Queue[_Captioned | None]
+    ) -> None:
+        """Captions each queued page and queues its captions, until the end marker."""
+        while (page := await pages.get()) is not None:
+            await writes.put(await self._caption_page(page))
+        await writes.put(None)
+
+    async def write(self, writes: asyncio.Queue[_Captioned | None]) -> None:
+        """Stores each page's captions, until the end marker."""
+        while (done := await writes.get()) is not None:
+            if done.values:
+                await self._index_call(self.index.set_payload_field, FIELD_CAPTION, done.values)
+            self.summary.captioned += len(done.values)
+            self.report.flush()
+            self.progress.advance(done.handled, len(done.values))
 
     def _fail(self, poster: Poster, reason: str, detail: str) -> None:
         self.report.skipped(poster, reason, detail)
         self.summary.failed[reason] += 1
 
-    async def _caption_page(self, page: _Loaded) -> None:
+    async def _caption_page(self, page: _Loaded) -> _Captioned:
         ready: list[Poster] = []
         images: list[Image.Image] = []
         for poster, image in zip(page.posters, page.images, strict=True):
@@ -225,11 +246,7 @@ class _Run:
                 self._fail(poster, EMPTY_CAPTION, "the model wrote an empty caption")
             else:
                 values[poster.movie_id] = caption
-        if values:
-            await self._index_call(self.index.set_payload_field, FIELD_CAPTION, values)
-        self.summary.captioned += len(values)
-        self.report.flush()
-        self.progress.advance(len(page.posters), len(values))
+        return _Captioned(len(page.posters), values)
 
     def _caption_batch(self, images: list[Image.Image]) -> list[str | Exception]:
         """Captions for images; a batch that fails is retried image by image.
@@ -304,15 +321,17 @@ async def run_caption(
     progress = Progress(
         missing, bar=options.progress_bar, log_every_s=options.log_every_s, stored_as="captioned"
     )
-    # Two pages read ahead: the next one is being decoded while the model works.
-    queue: asyncio.Queue[_Loaded | None] = asyncio.Queue(maxsize=2)
+    # Two pages read ahead, and one page's captions being written while the model works.
+    pages: asyncio.Queue[_Loaded | None] = asyncio.Queue(maxsize=2)
+    writes: asyncio.Queue[_Captioned | None] = asyncio.Queue(maxsize=1)
     with SkipReport(options.report_path) as report:
         async with PosterFetcher(options.fetch) as fetcher:
             run = _Run(index, captioner, options, report, fetcher, progress, summary)
             try:
                 async with asyncio.TaskGroup() as group:
-                    group.create_task(run.consume(queue))
-                    await run.produce(queue)
+                    group.create_task(run.caption(pages, writes))
+                    group.create_task(run.write(writes))
+                    await run.produce(pages)
             except BaseExceptionGroup as errors:
                 raise _first_error(errors) from None
             finally:
