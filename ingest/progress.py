@@ -17,15 +17,23 @@ class Progress:
         total: Posters to handle, when known (for the ETA).
         bar: Show a tqdm bar; None decides by whether stderr is a terminal.
         log_every_s: Interval of the log lines when there is no bar.
+        stored_as: What the log lines call the posters written ("ingested", "captioned").
     """
 
-    def __init__(self, total: int | None, bar: bool | None = None, log_every_s: float = 10.0):
+    def __init__(
+        self,
+        total: int | None,
+        bar: bool | None = None,
+        log_every_s: float = 10.0,
+        stored_as: str = "ingested",
+    ):
         self.total = total
         self.done = 0
         self.ingested = 0
         self._started = time.monotonic()
         self._last_log = self._started
         self._log_every_s = log_every_s
+        self._stored_as = stored_as
         use_bar = sys.stderr.isatty() if bar is None else bar
         self._bar: Any = None
         if use_bar:
@@ -52,7 +60,7 @@ class Progress:
         text = f"{self.done}"
         if self.total:
             text += f"/{self.total} ({100.0 * self.done / self.total:.1f}%)"
-        text += f" posters, {self.ingested} ingested, {rate:.1f} posters/s"
+        text += f" posters, {self.ingested} {self._stored_as}, {rate:.1f} posters/s"
         if self.total and rate > 0:
             text += f", ETA {max(0.0, (self.total - self.done) / rate):.0f} s"
         return text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from poster_index.hybrid import DEFAULT_FUSION, FusionWeights
@@ -127,4 +127,33 @@ class PosterIndex(Protocol):
 
     def close(self) -> None:
         """Flushes and releases the collection."""
+        ...
+
+    # Payload fields written after ingest (captions), without touching the vectors.
+
+    def posters_missing(
+        self, field: str, limit: int, page: str | None = None
+    ) -> tuple[list[Poster], str | None]:
+        """A page of stored posters whose payload lacks field (absent or null), in id order.
+
+        Args:
+            field: Payload field name.
+            limit: Most posters in the page.
+            page: Where the page starts: None for the first, else the token the previous
+                page returned.
+
+        Returns:
+            The posters and the token of the next page, None after the last one.
+        """
+        ...
+
+    def count_missing(self, field: str) -> int:
+        """Number of stored posters whose payload lacks field (absent or null)."""
+        ...
+
+    def set_payload_field(self, field: str, values: Mapping[str, object]) -> None:
+        """Sets field to values[movie_id] in each stored movie's payload.
+
+        Vectors and the payload's other fields are kept; movie ids not stored are ignored.
+        """
         ...

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -529,6 +529,49 @@ class EdgePosterIndex:
                 shard.flush()
             finally:
                 shard.close()
+
+    # Payload fields written after ingest (captions), without touching the vectors.
+
+    def posters_missing(
+        self, field: str, limit: int, page: str | None = None
+    ) -> tuple[list[Poster], str | None]:
+        """A page of stored posters whose payload lacks field (absent or null), in id order."""
+        shard = self._ready()
+        request = edge.ScrollRequest(
+            offset=page,
+            limit=limit,
+            filter=_missing(field),
+            with_payload=True,
+            with_vector=False,
+        )
+        records, next_page = self._call(shard.scroll, request)
+        posters = [payload_to_poster(r.payload or {}) for r in records]
+        return posters, str(next_page) if next_page is not None else None
+
+    def count_missing(self, field: str) -> int:
+        """Number of stored posters whose payload lacks field (absent or null)."""
+        return self._count(self._ready(), _missing(field))
+
+    def set_payload_field(self, field: str, values: Mapping[str, object]) -> None:
+        """Sets field in each movie's payload and flushes before returning; vectors are kept."""
+        if not values:
+            return
+        with self._lock:
+            shard = self._ready()
+            stored = self.existing_ids(values)
+            try:
+                for movie_id in stored:
+                    operation = edge.UpdateOperation.set_payload(
+                        [point_id(movie_id)], {field: values[movie_id]}
+                    )
+                    shard.update(operation)
+                shard.flush()
+            except Exception as exc:
+                raise PosterIndexError(f"Edge payload update failed: {exc}") from exc
+
+
+def _missing(field: str) -> edge.Filter:
+    return edge.Filter(must=[edge.IsEmptyCondition(field)])
 
 
 def _params(walk: Walk) -> edge.SearchParams:

@@ -44,7 +44,8 @@ def poster_to_payload(poster: Poster) -> dict[str, Any]:
     """The payload stored with a poster's vector.
 
     Unknown year and rating are left out rather than stored as null, so range conditions
-    never match them; empty text fields are left out too.
+    never match them; empty text fields are left out too, and a poster not captioned
+    yet has no caption field, which is how the captioning step finds it.
     """
     payload: dict[str, Any] = {
         FIELD_MOVIE_ID: poster.movie_id,
@@ -68,6 +69,8 @@ def poster_to_payload(poster: Poster) -> dict[str, Any]:
         (FIELD_TAGS, poster.tags),
     )
     payload.update((name, list(values)) for name, values in lists if values)
+    if poster.caption is not None:
+        payload[FIELD_CAPTION] = poster.caption
     return payload
 
 
@@ -81,6 +84,7 @@ def payload_to_poster(payload: Mapping[str, Any]) -> Poster:
     """Rebuilds a Poster from a stored payload."""
     year = payload.get(FIELD_YEAR)
     rating = payload.get(FIELD_RATING)
+    caption = payload.get(FIELD_CAPTION)
     return Poster(
         movie_id=str(payload[FIELD_MOVIE_ID]),
         title=str(payload.get(FIELD_TITLE, "")),
@@ -94,4 +98,5 @@ def payload_to_poster(payload: Mapping[str, Any]) -> Poster:
         tagline=str(payload.get(FIELD_TAGLINE) or ""),
         keywords=_strings(payload.get(FIELD_KEYWORDS)),
         tags=_strings(payload.get(FIELD_TAGS)),
+        caption=str(caption) if caption is not None else None,
     )

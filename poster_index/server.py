@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 import grpc
@@ -504,6 +504,50 @@ class ServerPosterIndex:
     def close(self) -> None:
         """Closes the client's connections."""
         self._client.close()
+
+    # Payload fields written after ingest (captions), without touching the vectors.
+
+    @_mapped_errors
+    def posters_missing(
+        self, field: str, limit: int, page: str | None = None
+    ) -> tuple[list[Poster], str | None]:
+        """A page of stored posters whose payload lacks field (absent or null), in id order."""
+        records, next_page = self._client.scroll(
+            self._collection,
+            scroll_filter=_missing(field),
+            limit=limit,
+            offset=page,
+            with_payload=True,
+            with_vectors=False,
+        )
+        posters = [payload_to_poster(r.payload or {}) for r in records]
+        return posters, str(next_page) if next_page is not None else None
+
+    @_mapped_errors
+    def count_missing(self, field: str) -> int:
+        """Number of stored posters whose payload lacks field (absent or null)."""
+        result = self._client.count(self._collection, count_filter=_missing(field), exact=True)
+        return int(result.count)
+
+    @_mapped_errors
+    def set_payload_field(self, field: str, values: Mapping[str, object]) -> None:
+        """Sets field in each movie's payload, in one request; vectors are kept."""
+        stored = self.existing_ids(values)
+        if not stored:
+            return
+        operations: list[models.UpdateOperation] = [
+            models.SetPayloadOperation(
+                set_payload=models.SetPayload(
+                    payload={field: values[movie_id]}, points=[point_id(movie_id)]
+                )
+            )
+            for movie_id in stored
+        ]
+        self._client.batch_update_points(self._collection, operations, wait=True)
+
+
+def _missing(field: str) -> models.Filter:
+    return models.Filter(must=[models.IsEmptyCondition(is_empty=models.PayloadField(key=field))])
 
 
 def _params(walk: Walk) -> models.SearchParams:

@@ -12,7 +12,12 @@ from postersearch.logs import configure_logging
 
 # Modules exposing ``add_commands(subparsers)``; each subcommand sets ``func`` to a
 # callable taking the parsed namespace and returning an exit code.
-COMMAND_MODULES: tuple[str, ...] = ("encoder_service.cli", "ingest.cli", "search_service.cli")
+COMMAND_MODULES: tuple[str, ...] = (
+    "encoder_service.cli",
+    "ingest.cli",
+    "ingest.caption_cli",
+    "search_service.cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

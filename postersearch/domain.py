@@ -26,6 +26,8 @@ class Poster:
         tagline: The poster's or trailer's one-liner.
         keywords: Subject keywords (TMDB's keywords.csv).
         tags: Free-form tags people gave the movie (MovieLens tags.csv).
+        caption: English description of the poster image, written by a captioning model;
+            None until the poster is captioned.
     """
 
     movie_id: str
@@ -40,6 +42,8 @@ class Poster:
     tagline: str = ""
     keywords: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+
+    caption: str | None = None
 
 
 class SearchMode(StrEnum):

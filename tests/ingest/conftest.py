@@ -1,4 +1,4 @@
-"""Fixtures of the ingest tests: an encoder double and a real Qdrant Edge index."""
+"""Fixtures of the ingest tests: an encoder double, a real Qdrant Edge index, a captioner."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from ingest_doubles import HashEncoder
 
 from poster_index.edge import EdgePosterIndex
+from postersearch.random_captioner import build_random_captioner
 
 
 @pytest.fixture
@@ -23,3 +24,9 @@ def edge_index(tmp_path: Path) -> Iterator[EdgePosterIndex]:
     index = EdgePosterIndex(tmp_path / "index")
     yield index
     index.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_captioner_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random BLIP captioner, saved like a downloaded checkpoint."""
+    return build_random_captioner(tmp_path_factory.mktemp("tiny-captioner"))
