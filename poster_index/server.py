@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 import grpc
@@ -15,20 +15,27 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 from poster_index.base import (
     DEFAULT_COLLECTION,
     VECTOR_NAME,
+    IndexDamagedError,
     IndexUnavailableError,
     ModelMismatchError,
+    PayloadUpdate,
     PosterIndexError,
+    StoredContent,
 )
 from poster_index.filters import rated_only_client, to_client_filter
 from poster_index.model_record import check_same_model
 from poster_index.payload import (
     FIELD_GENRES,
+    FIELD_IMAGE_HASH,
+    FIELD_METADATA_HASH,
     FIELD_MOVIE_ID,
     FIELD_RATING,
     FIELD_YEAR,
+    HASH_FIELDS,
+    INDEX_OWNED_FIELDS,
     payload_to_poster,
     point_id,
-    poster_to_payload,
+    point_payload,
 )
 from poster_index.tuning import DEFAULT_TUNING, IndexTuning
 from postersearch.domain import CollectionModel, Poster, PosterVector, SearchFilter, SearchHit
@@ -127,6 +134,12 @@ class ServerPosterIndex:
         if not self._client.collection_exists(self._collection):
             return None
         info = self._client.get_collection(self._collection)
+        if info.status == models.CollectionStatus.RED:
+            # Qdrant's own word that an optimization failed on the collection's data.
+            raise IndexDamagedError(
+                f"Qdrant reports collection {self._collection!r} as damaged (status red); "
+                "see the Qdrant server's log, or re-ingest into a fresh collection"
+            )
         meta = info.config.metadata or {}
         if _META_MODEL_ID in meta and _META_DIMENSION in meta:
             return CollectionModel(str(meta[_META_MODEL_ID]), int(meta[_META_DIMENSION]))
@@ -185,31 +198,112 @@ class ServerPosterIndex:
         """The model recorded with the collection, or None when there is no collection."""
         return self._read_model()
 
+    def _stored_payloads(self, ids: Sequence[str], fields: Sequence[str]) -> dict[str, dict]:
+        """point id -> the named payload fields, for each of ids that is stored."""
+        found: dict[str, dict] = {}
+        for start in range(0, len(ids), _RETRIEVE_CHUNK):
+            records = self._client.retrieve(
+                self._collection,
+                ids=list(ids[start : start + _RETRIEVE_CHUNK]),
+                with_payload=list(fields),
+                with_vectors=False,
+            )
+            found.update({str(r.id): dict(r.payload or {}) for r in records})
+        return found
+
     @_mapped_errors
-    def upsert(self, items: Sequence[PosterVector]) -> None:
+    def upsert(
+        self, items: Sequence[PosterVector], image_hashes: Mapping[str, str] | None = None
+    ) -> None:
         """Stores posters with their vectors, replacing any with the same movie id.
+
+        Index-owned payload fields (a caption) of a replaced point are kept unless the
+        poster sets them; image_hashes (movie id -> poster file hash) are recorded.
 
         Raises:
             ModelMismatchError: A vector's size is not the collection's dimension.
         """
         if not items:
             return
+        hashes = image_hashes or {}
         dimension = self._model.dimension if self._model is not None else None
-        points = []
         for item in items:
             if dimension is not None and len(item.vector) != dimension:
                 raise ModelMismatchError(
                     f"movie {item.poster.movie_id!r} has a {len(item.vector)}-d vector; "
                     f"the collection holds {dimension}-d vectors"
                 )
-            points.append(
-                models.PointStruct(
-                    id=point_id(item.poster.movie_id),
-                    vector={VECTOR_NAME: [float(x) for x in item.vector]},
-                    payload=poster_to_payload(item.poster),
-                )
+        ids = [point_id(item.poster.movie_id) for item in items]
+        stored = self._stored_payloads(ids, INDEX_OWNED_FIELDS)
+        points = [
+            models.PointStruct(
+                id=pid,
+                vector={VECTOR_NAME: [float(x) for x in item.vector]},
+                payload=point_payload(
+                    item.poster, hashes.get(item.poster.movie_id), stored.get(pid)
+                ),
             )
+            for pid, item in zip(ids, items, strict=True)
+        ]
         self._client.upsert(self._collection, points=points, wait=True)
+
+    @_mapped_errors
+    def update_payloads(self, items: Sequence[PayloadUpdate]) -> None:
+        """Replaces the payload of stored posters, keeping their vectors."""
+        if not items:
+            return
+        ids = [point_id(item.poster.movie_id) for item in items]
+        stored = self._stored_payloads(ids, INDEX_OWNED_FIELDS)
+        for pid, item in zip(ids, items, strict=True):
+            if pid in stored:
+                self._client.overwrite_payload(
+                    self._collection,
+                    payload=point_payload(item.poster, item.image_hash, stored[pid]),
+                    points=[pid],
+                    wait=True,
+                )
+
+    @_mapped_errors
+    def stored_content(self, movie_ids: Iterable[str]) -> dict[str, StoredContent]:
+        """The recorded hashes of each of movie_ids that is stored."""
+        by_point = {point_id(m): m for m in movie_ids}
+        stored = self._stored_payloads(list(by_point), HASH_FIELDS)
+        return {
+            by_point[pid]: StoredContent(
+                metadata_hash=payload.get(FIELD_METADATA_HASH),
+                image_hash=payload.get(FIELD_IMAGE_HASH),
+            )
+            for pid, payload in stored.items()
+        }
+
+    @_mapped_errors
+    def movie_ids(self) -> set[str]:
+        """Every movie id in the collection."""
+        found: set[str] = set()
+        offset: Any = None
+        while True:
+            records, offset = self._client.scroll(
+                self._collection,
+                limit=_RETRIEVE_CHUNK,
+                offset=offset,
+                with_payload=[FIELD_MOVIE_ID],
+                with_vectors=False,
+            )
+            found.update(str((r.payload or {})[FIELD_MOVIE_ID]) for r in records)
+            if offset is None:
+                return found
+
+    @_mapped_errors
+    def delete(self, movie_ids: Iterable[str]) -> set[str]:
+        """Deletes movies by id; returns those that were stored."""
+        stored = self.existing_ids(list(dict.fromkeys(movie_ids)))
+        if stored:
+            self._client.delete(
+                self._collection,
+                points_selector=models.PointIdsList(points=[point_id(m) for m in stored]),
+                wait=True,
+            )
+        return stored
 
     @_mapped_errors
     def existing_ids(self, movie_ids: Iterable[str]) -> set[str]:
