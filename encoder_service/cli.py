@@ -39,6 +39,7 @@ def add_commands(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Builds the settings from the environment and the flags, then serves."""
     from encoder_service.server import serve
+    from postersearch.grpc_server import exit_code_now
 
     overrides = {
         name: getattr(args, name)
@@ -47,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     }
     settings = EncoderSettings(**overrides)
     try:
-        return asyncio.run(serve(settings))
+        code = asyncio.run(serve(settings))
     except KeyboardInterrupt:
         # Ctrl-C while the model was still loading.
-        return 130
+        code = 130
+    return exit_code_now(code, thread_prefix="encoder-")

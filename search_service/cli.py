@@ -246,9 +246,10 @@ def _page_json(page: Any) -> dict[str, Any]:
 
 def search_server_command(args: argparse.Namespace) -> int:
     """Runs the search gRPC server until SIGTERM or SIGINT."""
+    from postersearch.grpc_server import exit_code_now
     from search_service.serve import run_search_server
 
-    return asyncio.run(
+    code = asyncio.run(
         run_search_server(
             search_settings_from(args),
             index_settings_from(args),
@@ -258,13 +259,15 @@ def search_server_command(args: argparse.Namespace) -> int:
             poster_roots=args.poster_root or (),
         )
     )
+    return exit_code_now(code, thread_prefix="encoder-")
 
 
 def serve_command(args: argparse.Namespace) -> int:
     """Runs encoder, search and the web page in one process."""
+    from postersearch.grpc_server import exit_code_now
     from search_service.serve import run_serve
 
-    return asyncio.run(
+    code = asyncio.run(
         run_serve(
             search_settings_from(args),
             index_settings_from(args),
@@ -274,6 +277,7 @@ def serve_command(args: argparse.Namespace) -> int:
             args.poster_root or (),
         )
     )
+    return exit_code_now(code, thread_prefix="encoder-")
 
 
 def demo_command(args: argparse.Namespace) -> int:
