@@ -14,6 +14,7 @@ from typing import TypeVar
 
 import grpc
 
+from postersearch.grpc_server import bounded
 from postersearch.v1 import search_pb2, search_pb2_grpc
 from search_service.core import PosterSearch
 from search_service.errors import (
@@ -67,7 +68,7 @@ async def _within_deadline(
             "search finished",
         )
     except SearchError as exc:
-        await context.abort(status_of(exc), str(exc))
+        await context.abort(status_of(exc), bounded(str(exc)))
     except Exception:
         # The details of an unexpected failure go to the log, not to the caller.
         log.exception("search call failed")

@@ -191,18 +191,40 @@ async def test_streaming_answers_every_batch_with_its_sequence(start_server: Ser
     np.testing.assert_allclose(answers[4][0], direct[0], atol=1e-5)  # type: ignore[arg-type]
 
 
-async def test_a_bad_batch_ends_the_stream_naming_it(start_server: ServerFactory) -> None:
+async def test_an_empty_batch_gets_an_empty_answer_and_the_stream_goes_on(
+    start_server: ServerFactory,
+) -> None:
     target, _ = await start_server()
 
     async def batches() -> AsyncIterator[tuple[int, list[bytes]]]:
         yield 10, [jpeg()]
         yield 11, []
+        yield 12, [jpeg(seed=2), jpeg(seed=3)]
 
     client = GrpcEncoder(target)
     try:
-        with pytest.raises(InvalidInputError, match="batch 11: no images given"):
-            async for _ in client.encode_image_stream(batches()):
-                pass
+        answers = {seq: out async for seq, out in client.encode_image_stream(batches())}
+    finally:
+        await client.close()
+    assert {seq: len(out) for seq, out in answers.items()} == {10: 1, 11: 0, 12: 2}
+
+
+async def test_a_bad_batch_ends_the_stream_after_the_answers_in_flight(
+    start_server: ServerFactory,
+) -> None:
+    target, _ = await start_server(max_batch_size=2)
+
+    async def batches() -> AsyncIterator[tuple[int, list[bytes]]]:
+        yield 10, [jpeg(), jpeg(seed=1)]
+        yield 11, [jpeg(seed=i) for i in range(3)]
+
+    client = GrpcEncoder(target)
+    answered: list[int] = []
+    try:
+        with pytest.raises(InvalidInputError, match="batch 11: 3 images given"):
+            async for sequence, _ in client.encode_image_stream(batches()):
+                answered.append(sequence)
+        assert answered == [10], "the batch before the bad one is answered, not lost"
         assert len(await client.encode_images([jpeg()])) == 1
     finally:
         await client.close()
