@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 from encoder_service.settings import EncoderSettings
+from postersearch.settings_errors import one_line_settings_errors
 
 
 def add_commands(subparsers: Any) -> None:
@@ -36,6 +37,7 @@ def add_commands(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+@one_line_settings_errors
 def run(args: argparse.Namespace) -> int:
     """Builds the settings from the environment and the flags, then serves."""
     from encoder_service.server import serve

@@ -17,6 +17,7 @@ from ingest.readers import FORMATS, DatasetFormatError, read_dataset
 from ingest.retry import IngestError, RetryPolicy
 from ingest.worker import IngestOptions, IngestSummary, Shard, run_ingest
 from postersearch.metrics import start_metrics_server
+from postersearch.settings_errors import one_line_settings_errors
 
 logger = logging.getLogger(__name__)
 
@@ -226,9 +227,11 @@ async def _ingest(args: argparse.Namespace) -> IngestSummary:
         await asyncio.to_thread(index.close)
 
 
+@one_line_settings_errors
 def ingest_command(args: argparse.Namespace) -> int:
     """Runs ``poster-search ingest``; exit 0 done, 1 a dependency stayed down, 2 bad input."""
     from poster_index.base import ModelMismatchError, PosterIndexError
+    from postersearch.encoding import EncoderError
 
     if args.report is not None and args.report.is_dir():
         print(f"error: --report {args.report} is a folder; name a file to write", file=sys.stderr)
@@ -241,7 +244,7 @@ def ingest_command(args: argparse.Namespace) -> int:
     except ModelMismatchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (IngestError, PosterIndexError) as exc:
+    except (IngestError, PosterIndexError, EncoderError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
@@ -260,6 +263,7 @@ def ingest_command(args: argparse.Namespace) -> int:
     return 0
 
 
+@one_line_settings_errors
 def delete_command(args: argparse.Namespace) -> int:
     """Runs ``poster-search delete``; exit 0 done (also when none was stored), 1 index down."""
     from poster_index.base import PosterIndexError

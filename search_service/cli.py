@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from postersearch.domain import SearchFilter
+from postersearch.settings_errors import one_line_settings_errors
 from search_service.settings import SearchSettings
 
 _YEAR_RANGE = re.compile(r"^\s*(\d{4})?\s*(-)?\s*(\d{4})?\s*$")
@@ -192,6 +193,7 @@ def add_commands(subparsers: Any) -> None:
     p.set_defaults(func=demo_command)
 
 
+@one_line_settings_errors
 def search_command(args: argparse.Namespace) -> int:
     """Runs one search and prints a table; exit 0, 2 for a refused request, 1 when down."""
     from search_service.errors import DependencyUnavailableError, SearchError
@@ -244,6 +246,7 @@ def _page_json(page: Any) -> dict[str, Any]:
     }
 
 
+@one_line_settings_errors
 def search_server_command(args: argparse.Namespace) -> int:
     """Runs the search gRPC server until SIGTERM or SIGINT."""
     from postersearch.grpc_server import exit_code_now
@@ -262,6 +265,7 @@ def search_server_command(args: argparse.Namespace) -> int:
     return exit_code_now(code, thread_prefix="encoder-")
 
 
+@one_line_settings_errors
 def serve_command(args: argparse.Namespace) -> int:
     """Runs encoder, search and the web page in one process."""
     from postersearch.grpc_server import exit_code_now
@@ -280,6 +284,7 @@ def serve_command(args: argparse.Namespace) -> int:
     return exit_code_now(code, thread_prefix="encoder-")
 
 
+@one_line_settings_errors
 def demo_command(args: argparse.Namespace) -> int:
     """Runs the demo: collection, ingest, example searches."""
     from search_service.demo import DemoOptions, run_demo

@@ -18,6 +18,7 @@ from poster_index.base import IndexDamagedError, IndexUnavailableError, PosterIn
 from postersearch.domain import CollectionModel, SearchFilter, SearchHit
 from postersearch.encoding import (
     Encoder,
+    EncoderError,
     EncoderInfo,
     EncoderUnavailableError,
     ImageFailure,
@@ -296,6 +297,9 @@ class PosterSearch:
             ) from exc
         except InvalidInputError as exc:
             raise InvalidRequestError(f"the encoder refused the input: {exc}") from exc
+        except EncoderError as exc:
+            # Refused for a reason of the service's own making (its key): not the caller's.
+            raise DependencyUnavailableError("encoder", str(exc)) from exc
 
     async def _call_index(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         try:

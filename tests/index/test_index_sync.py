@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from index_samples import IndexFactory, unit_vector
@@ -42,6 +43,7 @@ def _set_caption(index: PosterIndex, movie_id: str, caption: str) -> None:
 
 
 def _caption(index: PosterIndex, movie_id: str) -> object:
+    record: Any
     if isinstance(index, EdgePosterIndex):
         (record,) = index._ready().retrieve([point_id(movie_id)], True, False)
     else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -254,6 +255,7 @@ def _set_payload(index: PosterIndex, movie_id: str, payload: dict[str, object]) 
 
 
 def _payload(index: PosterIndex, movie_id: str) -> dict[str, object]:
+    record: Any
     if isinstance(index, EdgePosterIndex):
         (record,) = index._ready().retrieve([point_id(movie_id)], True, False)
     else:
