@@ -14,7 +14,9 @@ from typing import NoReturn
 
 import grpc
 
+from encoder_service.admission import DecodeBudget, admitted
 from encoder_service.convert import info_to_proto, outcomes_to_proto, vectors_to_proto
+from postersearch.callers import CALLER, caller_of_peer
 from postersearch.encoding import (
     Encoder,
     EncoderError,
@@ -60,21 +62,30 @@ class EncoderServicer(encoder_pb2_grpc.EncoderServiceServicer):
     Args:
         encoder: The encoder, or None while the model is still loading.
         stream_concurrency: Batches of one EncodeImagesStream call encoded together.
+        budget: Admission control of image decoding, charged to each call's peer.
 
     Attributes:
         loading: The task loading the model in the background, when there is one.
     """
 
-    def __init__(self, encoder: Encoder | None, stream_concurrency: int) -> None:
-        self._encoder = encoder
+    def __init__(
+        self,
+        encoder: Encoder | None,
+        stream_concurrency: int,
+        budget: DecodeBudget | None = None,
+    ) -> None:
+        self._budget = budget or DecodeBudget()
+        self._encoder = admitted(encoder, self._budget) if encoder is not None else None
         self._stream_concurrency = stream_concurrency
         self.loading: asyncio.Task[None] | None = None
 
     def attach(self, encoder: Encoder) -> None:
         """Starts answering with encoder."""
-        self._encoder = encoder
+        self._encoder = admitted(encoder, self._budget)
 
     async def _ready(self, context: grpc.aio.ServicerContext) -> Encoder:
+        # Decode work of this call is charged to the connection it came from.
+        CALLER.set(caller_of_peer(context.peer()))
         if self._encoder is None:
             await context.abort(
                 grpc.StatusCode.UNAVAILABLE, "the model is still loading; retry shortly"

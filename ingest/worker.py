@@ -318,9 +318,12 @@ class _Run:
                 policy=self.options.retry,
             )
         except InvalidInputError as exc:
-            raise IngestError(
-                f"the encoder refused a batch of {len(images)} images: {exc}"
-            ) from exc
+            if len(images) > 1:
+                # Over a limit the worker cannot see beforehand (the decode cost of
+                # large images): halves go through, down to single images if need be.
+                half = len(images) // 2
+                return [*await self._encode(images[:half]), *await self._encode(images[half:])]
+            raise IngestError(f"the encoder refused an image: {exc}") from exc
         if len(outcomes) != len(images):
             raise IngestError(
                 f"the encoder answered {len(outcomes)} results for {len(images)} images"

@@ -117,6 +117,9 @@ async def run_search_server(
     NOT_SERVING and searches UNAVAILABLE until it is ready. With web, the web page and
     JSON API answer on ``settings.http_port`` too, over the same search.
     """
+    from encoder_service.admission import admitted
+    from encoder_service.settings import EncoderSettings
+
     start_metrics_server(settings.metrics_port)
     index = await asyncio.to_thread(open_search_index, index_settings)
     collection = await asyncio.to_thread(_collection_or_none, index)
@@ -138,6 +141,8 @@ async def run_search_server(
                 failed.set()
 
         load = asyncio.create_task(load_model())
+    # Image searches pass the same decode admission as the encoder service's callers.
+    encoder = admitted(encoder, EncoderSettings().decode_budget())
     search = PosterSearch(encoder, index, settings)
     server, port = create_server(settings, search)
     await server.start()
@@ -193,6 +198,7 @@ async def run_serve(
     One in-process encoder answers both the encoder service and the searches, so the
     model is loaded once and searches skip the gRPC hop.
     """
+    from encoder_service.admission import admitted
     from encoder_service.server import create_server as create_encoder_server
     from encoder_service.settings import EncoderSettings
 
@@ -200,11 +206,15 @@ async def run_serve(
     index = await asyncio.to_thread(open_search_index, index_settings)
     collection = await asyncio.to_thread(_collection_or_none, index)
     local = settings.model_copy(update={"encoder_target": ""})
-    encoder = await open_encoder(local, local_model_for(model, collection), device)
-    search = PosterSearch(encoder, index, settings)
-    encoder_server, bound_encoder_port = create_encoder_server(
-        EncoderSettings(host=settings.host, port=encoder_port), encoder
+    encoder_settings = EncoderSettings(host=settings.host, port=encoder_port)
+    # One admission for both doors: the web page and search gRPC in this process, and
+    # the encoder service's callers, share the decode budget.
+    encoder = admitted(
+        await open_encoder(local, local_model_for(model, collection), device),
+        encoder_settings.decode_budget(),
     )
+    search = PosterSearch(encoder, index, settings)
+    encoder_server, bound_encoder_port = create_encoder_server(encoder_settings, encoder)
     search_server, search_port = create_server(settings, search)
     await encoder_server.start()
     await search_server.start()

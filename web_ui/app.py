@@ -23,6 +23,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from postersearch.callers import CALLER
 from postersearch.grpc_server import bounded
 from search_service.errors import (
     DependencyUnavailableError,
@@ -219,6 +220,8 @@ def create_app(
         Filters, limit and offset travel in the query string.
         """
         args = args_from_query(request.query_params, with_query=False)
+        # Decode work is charged to the uploading client, as for gRPC callers.
+        CALLER.set(f"http:{request.client.host}" if request.client else "http:unknown")
         image = await read_image(request, max_upload_bytes)
         page = await search.search_by_image(image, args.flt, args.limit, args.offset)
         return response_json(page.hits, page.model_id, files)

@@ -12,7 +12,7 @@ from encoder_samples import bad_images, jpeg
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from encoder_service.client import GrpcEncoder
+from encoder_service.client import EncoderAuthError, GrpcEncoder
 from encoder_service.local import LocalEncoder
 from encoder_service.server import SERVICE_NAME, create_server
 from encoder_service.settings import EncoderSettings
@@ -264,8 +264,10 @@ async def test_api_key_guards_every_call_but_health(start_server: ServerFactory)
 
     wrong, right = GrpcEncoder(target, api_key="nope"), GrpcEncoder(target, api_key="s3cret")
     try:
-        with pytest.raises(EncoderUnavailableError, match="UNAUTHENTICATED"):
+        # Not "unavailable": a wrong key is no outage, and retrying cannot fix it.
+        with pytest.raises(EncoderAuthError, match="refused the API key") as refused:
             await wrong.encode_texts(["hi"])
+        assert not isinstance(refused.value, EncoderUnavailableError)
         assert (await right.encode_texts(["hi"])).shape == (1, 32)
     finally:
         await wrong.close()
