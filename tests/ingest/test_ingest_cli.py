@@ -125,3 +125,39 @@ def test_delete_by_id(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
         index.close()
     assert main(["delete", "x", "--index-path", str(tmp_path / "nothing")]) == 1
     assert "no collection" in capsys.readouterr().err
+
+
+def test_a_wrong_encoder_key_stops_at_once(
+    tmp_path: Path, tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A refused key is no outage: retrying for seconds cannot fix it."""
+    import socket
+    import time
+
+    import grpc
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    env = {**_env(), "ENCODER_API_KEY": "s3cret", "ENCODER_HOST": "127.0.0.1"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "postersearch.cli", "encoder", "--model", str(tiny_model_dir),
+         "--port", str(port), "--device", "cpu"],
+        env=env, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            grpc.channel_ready_future(channel).result(timeout=60)
+        manifest = generate_synthetic(tmp_path / "data", 3, seed=1)
+        argv = [
+            "ingest", str(manifest), "--encoder", f"127.0.0.1:{port}",
+            "--encoder-api-key", "wrong", "--index-path", str(tmp_path / "index"),
+        ]  # fmt: skip
+        started = time.monotonic()
+        assert main(argv) == 1
+        assert time.monotonic() - started < 5
+        err = capsys.readouterr().err
+        assert "refused the API key" in err and "Traceback" not in err
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
