@@ -153,7 +153,7 @@ class EdgePosterIndex:
 
         A lost id tracker or segment shows as fewer points than the last writer left; a
         truncated vector or payload file fails the exact scan over every vector and the
-        scroll over every payload (a few hundred milliseconds at 80,000 posters, once).
+        scroll over every payload (once per open: every vector and payload is read).
 
         Raises:
             IndexDamagedError: One line: what is wrong and how to repair it.
