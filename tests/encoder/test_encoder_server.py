@@ -191,6 +191,15 @@ async def test_streaming_answers_every_batch_with_its_sequence(start_server: Ser
     np.testing.assert_allclose(answers[4][0], direct[0], atol=1e-5)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("text", ["\x00\x00", "\u200b\u200c\u200d", "\ufeff \u2060\t"])
+async def test_text_with_nothing_visible_is_refused(start_server: ServerFactory, text: str) -> None:
+    target, _ = await start_server()
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await _call_text(target, ["a poster", text])
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "text 1 has no visible characters" in (raised.value.details() or "")
+
+
 async def test_an_empty_batch_gets_an_empty_answer_and_the_stream_goes_on(
     start_server: ServerFactory,
 ) -> None:
