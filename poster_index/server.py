@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -62,12 +63,19 @@ R = TypeVar("R")
 
 
 def _mapped_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turns the client's transport failures into IndexUnavailableError."""
+    """Turns the client's transport failures into IndexUnavailableError.
+
+    Also holds the index's I/O lock for the call: qdrant-client's local mode keeps its
+    collections in plain Python objects that concurrent calls from worker threads corrupt,
+    so there every call runs alone (a server takes concurrent calls; no lock then).
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        lock = getattr(args[0], "_io_lock", None) if args else None
         try:
-            return fn(*args, **kwargs)
+            with lock if lock is not None else contextlib.nullcontext():
+                return fn(*args, **kwargs)
         except grpc.RpcError as exc:
             code = exc.code() if isinstance(exc, grpc.Call) else None
             if code in _UNAVAILABLE_CODES or code is None:
@@ -128,6 +136,9 @@ class ServerPosterIndex:
         self._replication_factor = replication_factor
         self._lock = threading.Lock()
         self._model: CollectionModel | None = None
+        options = client.init_options
+        local = options.get("path") is not None or options.get("location") == ":memory:"
+        self._io_lock: threading.RLock | None = threading.RLock() if local else None
 
     @_mapped_errors
     def _read_model(self) -> CollectionModel | None:
