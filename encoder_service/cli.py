@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 from encoder_service.settings import EncoderSettings
+from postersearch.settings_errors import one_line_settings_errors
 
 
 def add_commands(subparsers: Any) -> None:
@@ -36,9 +37,11 @@ def add_commands(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+@one_line_settings_errors
 def run(args: argparse.Namespace) -> int:
     """Builds the settings from the environment and the flags, then serves."""
     from encoder_service.server import serve
+    from postersearch.grpc_server import exit_code_now
 
     overrides = {
         name: getattr(args, name)
@@ -47,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     }
     settings = EncoderSettings(**overrides)
     try:
-        return asyncio.run(serve(settings))
+        code = asyncio.run(serve(settings))
     except KeyboardInterrupt:
         # Ctrl-C while the model was still loading.
-        return 130
+        code = 130
+    return exit_code_now(code, thread_prefix="encoder-")

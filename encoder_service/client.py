@@ -59,8 +59,17 @@ def channel_options(max_message_bytes: int = _MAX_MESSAGE_BYTES) -> list[tuple[s
     ]
 
 
+class EncoderAuthError(EncoderError):
+    """The encoder refused the API key: no retry helps until the key is fixed."""
+
+
 def _error(exc: grpc.aio.AioRpcError) -> EncoderError:
     code, details = exc.code(), exc.details() or ""
+    if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+        return EncoderAuthError(
+            f"the encoder refused the API key ({details}); set the key the encoder "
+            "expects (ENCODER_API_KEY for ingest, SEARCH_ENCODER_API_KEY for search)"
+        )
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         return InvalidInputError(details)
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
@@ -71,8 +80,8 @@ def _error(exc: grpc.aio.AioRpcError) -> EncoderError:
                 "smaller images per request"
             )
         return OverloadedError(details)
-    # UNAVAILABLE, DEADLINE_EXCEEDED, UNAUTHENTICATED, INTERNAL...: for the caller the
-    # encoder cannot answer, whatever the reason; the message keeps the reason.
+    # UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL...: for the caller the encoder cannot
+    # answer, whatever the reason; the message keeps the reason.
     return EncoderUnavailableError(f"encoder {code.name}: {details}")
 
 

@@ -29,7 +29,7 @@ SERVICE_NAME = encoder_pb2.DESCRIPTOR.services_by_name["EncoderService"].full_na
 def _build(
     settings: EncoderSettings, encoder: Encoder | None
 ) -> tuple[grpc.aio.Server, int, EncoderServicer, health.HealthServicer]:
-    servicer = EncoderServicer(encoder, settings.stream_concurrency)
+    servicer = EncoderServicer(encoder, settings.stream_concurrency, settings.decode_budget())
     options = ServerOptions(
         host=settings.host,
         port=settings.port,

@@ -14,7 +14,9 @@ from typing import NoReturn
 
 import grpc
 
+from encoder_service.admission import DecodeBudget, admitted
 from encoder_service.convert import info_to_proto, outcomes_to_proto, vectors_to_proto
+from postersearch.callers import CALLER, caller_of_peer
 from postersearch.encoding import (
     Encoder,
     EncoderError,
@@ -22,6 +24,8 @@ from postersearch.encoding import (
     InvalidInputError,
     OverloadedError,
 )
+from postersearch.grpc_server import bounded
+from postersearch.text import is_blank
 from postersearch.v1 import encoder_pb2 as pb
 from postersearch.v1 import encoder_pb2_grpc
 
@@ -44,10 +48,11 @@ class _Failed:
 async def _abort(context: grpc.aio.ServicerContext, exc: Exception, prefix: str = "") -> NoReturn:
     if isinstance(exc, EncoderError):
         code = _STATUS_OF.get(type(exc), grpc.StatusCode.INTERNAL)
-        await context.abort(code, f"{prefix}{exc}")
+        await context.abort(code, bounded(f"{prefix}{exc}"))
     else:
+        # The details go to the log, not to the caller.
         log.error("encoder failed", exc_info=exc)
-        await context.abort(grpc.StatusCode.INTERNAL, f"{prefix}the encoder failed: {exc}")
+        await context.abort(grpc.StatusCode.INTERNAL, f"{prefix}the encoder failed; see its log")
     raise AssertionError("context.abort returned")  # it always raises
 
 
@@ -57,21 +62,30 @@ class EncoderServicer(encoder_pb2_grpc.EncoderServiceServicer):
     Args:
         encoder: The encoder, or None while the model is still loading.
         stream_concurrency: Batches of one EncodeImagesStream call encoded together.
+        budget: Admission control of image decoding, charged to each call's peer.
 
     Attributes:
         loading: The task loading the model in the background, when there is one.
     """
 
-    def __init__(self, encoder: Encoder | None, stream_concurrency: int) -> None:
-        self._encoder = encoder
+    def __init__(
+        self,
+        encoder: Encoder | None,
+        stream_concurrency: int,
+        budget: DecodeBudget | None = None,
+    ) -> None:
+        self._budget = budget or DecodeBudget()
+        self._encoder = admitted(encoder, self._budget) if encoder is not None else None
         self._stream_concurrency = stream_concurrency
         self.loading: asyncio.Task[None] | None = None
 
     def attach(self, encoder: Encoder) -> None:
         """Starts answering with encoder."""
-        self._encoder = encoder
+        self._encoder = admitted(encoder, self._budget)
 
     async def _ready(self, context: grpc.aio.ServicerContext) -> Encoder:
+        # Decode work of this call is charged to the connection it came from.
+        CALLER.set(caller_of_peer(context.peer()))
         if self._encoder is None:
             await context.abort(
                 grpc.StatusCode.UNAVAILABLE, "the model is still loading; retry shortly"
@@ -85,17 +99,27 @@ class EncoderServicer(encoder_pb2_grpc.EncoderServiceServicer):
         """One vector per text, in request order."""
         encoder = await self._ready(context)
         try:
-            vectors = await encoder.encode_texts(list(request.texts))
+            texts = list(request.texts)
+            for i, text in enumerate(texts):
+                if text and is_blank(text):
+                    # Control, zero-width and space characters only: nothing to encode.
+                    raise InvalidInputError(
+                        f"text {i} has no visible characters: describe what to look for"
+                    )
+            vectors = await encoder.encode_texts(texts)
             info = await encoder.info()
         except Exception as exc:
             await _abort(context, exc)
         return pb.EncodeTextResponse(vectors=vectors_to_proto(vectors), model_id=info.model_id)
 
     async def _encode_images(
-        self, encoder: Encoder, request: pb.EncodeImagesRequest
+        self, encoder: Encoder, request: pb.EncodeImagesRequest, in_stream: bool = False
     ) -> pb.EncodeImagesResponse:
-        outcomes = await encoder.encode_images(list(request.images))
         info = await encoder.info()
+        if in_stream and not request.images:
+            # An empty batch of a stream has an empty answer; the stream goes on.
+            return pb.EncodeImagesResponse(sequence=request.sequence, model_id=info.model_id)
+        outcomes = await encoder.encode_images(list(request.images))
         return pb.EncodeImagesResponse(
             results=outcomes_to_proto(outcomes), sequence=request.sequence, model_id=info.model_id
         )
@@ -125,7 +149,7 @@ class EncoderServicer(encoder_pb2_grpc.EncoderServiceServicer):
 
         async def encode_one(request: pb.EncodeImagesRequest) -> None:
             try:
-                await answers.put(await self._encode_images(encoder, request))
+                await answers.put(await self._encode_images(encoder, request, in_stream=True))
             except Exception as exc:
                 await answers.put(_Failed(request.sequence, exc))
 
@@ -136,7 +160,9 @@ class EncoderServicer(encoder_pb2_grpc.EncoderServiceServicer):
                     task = asyncio.create_task(encode_one(request))
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
-                await asyncio.gather(*list(tasks))
+                if tasks:
+                    # wait, not gather: cancelling this reader must not cancel them.
+                    await asyncio.wait(list(tasks))
                 await answers.put(_END)
             except Exception as exc:
                 await answers.put(_Failed(None, exc))
@@ -145,6 +171,15 @@ class EncoderServicer(encoder_pb2_grpc.EncoderServiceServicer):
         try:
             while (answer := await answers.get()) is not _END:
                 if isinstance(answer, _Failed):
+                    # No new batch starts; the batches already encoding are answered
+                    # first, so a failure never loses work that succeeded.
+                    reader.cancel()
+                    if tasks:
+                        await asyncio.wait(list(tasks))
+                    while not answers.empty():
+                        done = answers.get_nowait()
+                        if isinstance(done, pb.EncodeImagesResponse):
+                            yield done
                     where = f"batch {answer.sequence}: " if answer.sequence is not None else ""
                     await _abort(context, answer.error, where)
                 assert isinstance(answer, pb.EncodeImagesResponse)

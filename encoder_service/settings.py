@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from encoder_service.admission import DecodeBudget
+
 DEFAULT_MODEL = "google/siglip2-base-patch16-256"
 
 DType = Literal["auto", "bfloat16", "float16", "float32"]
@@ -49,6 +51,15 @@ class EncoderSettings(BaseSettings):
         max_image_pixels: Most pixels (width x height) in one image, checked from the
             header before decoding.
         max_message_bytes: Largest gRPC message received or sent.
+        max_request_pixels: Most pixels the images of one request may decode to (JPEGs
+            counted at the reduced size they decode at), checked from the headers
+            before decoding.
+        max_caller_pixels: Most decoded pixels one caller (peer address) may have in
+            flight; beyond it its requests get RESOURCE_EXHAUSTED.
+        bulk_pixels: Decoded pixels of costly requests decoding at once; the rest wait
+            their turn, so they cannot crowd out cheap ones.
+        interactive_pixels: Requests decoding to at most this many pixels (a search
+            image, a batch of ordinary posters) start at once, ahead of costly ones.
         metrics_port: Port of the Prometheus /metrics endpoint; 0 turns it off.
         grace_seconds: How long in-flight calls may finish on shutdown.
     """
@@ -70,8 +81,22 @@ class EncoderSettings(BaseSettings):
     max_image_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     max_image_pixels: int = Field(default=50_000_000, ge=1)
     max_message_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    max_request_pixels: int = Field(default=200_000_000, ge=1)
+    max_caller_pixels: int = Field(default=400_000_000, ge=1)
+    bulk_pixels: int = Field(default=100_000_000, ge=1)
+    interactive_pixels: int = Field(default=4_000_000, ge=0)
     metrics_port: int = Field(default=0, ge=0, le=65535)
     grace_seconds: float = Field(default=5.0, ge=0)
+
+    def decode_budget(self) -> DecodeBudget:
+        """The admission limits of image decoding these settings name."""
+        return DecodeBudget(
+            max_request_pixels=self.max_request_pixels,
+            max_caller_pixels=self.max_caller_pixels,
+            bulk_pixels=self.bulk_pixels,
+            interactive_pixels=self.interactive_pixels,
+            max_image_pixels=self.max_image_pixels,
+        )
 
     @field_validator("dtype", mode="before")
     @classmethod

@@ -17,6 +17,7 @@ from ingest.readers import FORMATS, DatasetFormatError, read_dataset
 from ingest.retry import IngestError, RetryPolicy
 from ingest.worker import IngestOptions, IngestSummary, Shard, run_ingest
 from postersearch.metrics import start_metrics_server
+from postersearch.settings_errors import one_line_settings_errors
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +29,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     ingest = subparsers.add_parser(
         "ingest",
         help="encode a dataset's posters into the index",
-        description="Reads a dataset (manifest CSV/JSONL, MovieLens or TMDB), encodes every "
-        "poster the index does not hold yet and stores it. Safe to re-run and to kill.",
+        description="Syncs the index with a dataset (manifest CSV/JSONL, MovieLens or TMDB): "
+        "new posters and posters whose image changed are encoded and stored, changed "
+        "metadata is rewritten without encoding, unchanged posters are left alone; with "
+        "--prune, movies no longer in the dataset are deleted. Safe to re-run and to kill.",
     )
     ingest.add_argument("dataset", type=Path, help="manifest file, MovieLens folder or TMDB CSV")
     ingest.add_argument("--format", default="auto", choices=FORMATS, help="dataset format")
@@ -45,17 +48,17 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     encoder.add_argument("--model", help="in-process model id or folder (env ENCODER_MODEL)")
     encoder.add_argument("--device", help="in-process device: auto, cpu, cuda (ENCODER_DEVICE)")
-    index = ingest.add_argument_group("index (defaults from QDRANT_* environment variables)")
-    index.add_argument("--index-backend", choices=("edge", "server"), help="QDRANT_BACKEND")
-    index.add_argument("--index-path", help="Edge shard folder (QDRANT_PATH)")
-    index.add_argument("--qdrant-url", help="Qdrant server URL (QDRANT_URL); implies server")
-    index.add_argument("--qdrant-api-key", help="Qdrant server API key (QDRANT_API_KEY)")
-    index.add_argument("--collection", help="collection name (QDRANT_COLLECTION)")
+    _add_index_args(ingest)
     run = ingest.add_argument_group("run")
     run.add_argument("--batch-size", type=int, default=128, help="posters per encode and upsert")
     run.add_argument("--in-flight", type=int, default=4, help="batches processed at once")
     run.add_argument("--shard", type=_shard, help="i/N: only movies whose hash mod N is i")
     run.add_argument("--report", type=Path, help="JSONL file of skipped rows and posters")
+    run.add_argument(
+        "--prune",
+        action="store_true",
+        help="delete stored movies that the dataset no longer names (of this --shard only)",
+    )
     run.add_argument(
         "--cache-dir",
         type=Path,
@@ -86,6 +89,18 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     ingest.set_defaults(func=ingest_command)
 
+    delete = subparsers.add_parser(
+        "delete",
+        help="delete movies from the index by id",
+        description="Deletes the named movies' posters from the collection; ids that are not "
+        "stored are reported and ignored. A later ingest of a dataset that still names "
+        "them stores them again.",
+    )
+    delete.add_argument("movie_ids", nargs="+", metavar="MOVIE_ID", help="movie ids to delete")
+    _add_index_args(delete)
+    delete.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    delete.set_defaults(func=delete_command)
+
     synth = subparsers.add_parser(
         "synth",
         help="generate a synthetic poster dataset",
@@ -97,6 +112,15 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument("--manifest-format", choices=("jsonl", "csv"), default="jsonl")
     synth.add_argument("--workers", type=int, help="rendering processes (default: CPU count)")
     synth.set_defaults(func=synth_command)
+
+
+def _add_index_args(parser: argparse.ArgumentParser) -> None:
+    index = parser.add_argument_group("index (defaults from QDRANT_* environment variables)")
+    index.add_argument("--index-backend", choices=("edge", "server"), help="QDRANT_BACKEND")
+    index.add_argument("--index-path", help="Edge shard folder (QDRANT_PATH)")
+    index.add_argument("--qdrant-url", help="Qdrant server URL (QDRANT_URL); implies server")
+    index.add_argument("--qdrant-api-key", help="Qdrant server API key (QDRANT_API_KEY)")
+    index.add_argument("--collection", help="collection name (QDRANT_COLLECTION)")
 
 
 def _shard(text: str) -> Shard:
@@ -181,6 +205,7 @@ async def _ingest(args: argparse.Namespace) -> IngestSummary:
         ),
         retry=RetryPolicy(attempts=max(1, args.retries)),
         log_every_s=args.progress_every,
+        prune=args.prune,
     )
     start_metrics_server(args.metrics_port)
     index = open_index(index_settings(args))
@@ -190,7 +215,7 @@ async def _ingest(args: argparse.Namespace) -> IngestSummary:
             summary = await run_ingest(rows, encoder, index, options)
         finally:
             await encoder.close()
-        if summary.ingested:
+        if summary.wrote:
             # Searchable already (exactly, segment by segment); the graph makes it fast.
             logger.info("building the search index (HNSW) over the new posters")
             started = time.monotonic()
@@ -201,10 +226,15 @@ async def _ingest(args: argparse.Namespace) -> IngestSummary:
         await asyncio.to_thread(index.close)
 
 
+@one_line_settings_errors
 def ingest_command(args: argparse.Namespace) -> int:
     """Runs ``poster-search ingest``; exit 0 done, 1 a dependency stayed down, 2 bad input."""
     from poster_index.base import ModelMismatchError, PosterIndexError
+    from postersearch.encoding import EncoderError
 
+    if args.report is not None and args.report.is_dir():
+        print(f"error: --report {args.report} is a folder; name a file to write", file=sys.stderr)
+        return 2
     try:
         summary = asyncio.run(_ingest(args))
     except (DatasetFormatError, FileNotFoundError) as exc:
@@ -213,7 +243,11 @@ def ingest_command(args: argparse.Namespace) -> int:
     except ModelMismatchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (IngestError, PosterIndexError) as exc:
+    except (IngestError, PosterIndexError, EncoderError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        # The report or the cache folder cannot be written (permissions, a full disk).
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -225,4 +259,33 @@ def ingest_command(args: argparse.Namespace) -> int:
         print(summary.describe())
         if args.report and summary.skipped_total:
             print(f"skipped rows and posters are listed in {args.report}")
+    return 0
+
+
+@one_line_settings_errors
+def delete_command(args: argparse.Namespace) -> int:
+    """Runs ``poster-search delete``; exit 0 done (also when none was stored), 1 index down."""
+    from poster_index.base import PosterIndexError
+    from poster_index.factory import open_index
+
+    wanted = list(dict.fromkeys(m.strip() for m in args.movie_ids if m.strip()))
+    try:
+        index = open_index(index_settings(args))
+        try:
+            if index.collection_model() is None:
+                print("error: there is no collection to delete from", file=sys.stderr)
+                return 1
+            deleted = index.delete(wanted)
+        finally:
+            index.close()
+    except PosterIndexError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    missing = [m for m in wanted if m not in deleted]
+    if args.json:
+        print(json.dumps({"deleted": sorted(deleted), "not_stored": missing}))
+    else:
+        print(f"deleted {len(deleted)} of {len(wanted)} movies")
+        if missing:
+            print(f"not stored: {', '.join(missing)}")
     return 0

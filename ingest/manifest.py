@@ -23,6 +23,7 @@ from ingest.rows import (
     SeenIds,
     clean_text,
     is_url,
+    open_text,
     parse_id,
     parse_rating,
     parse_text,
@@ -30,6 +31,7 @@ from ingest.rows import (
     parse_year,
     split_genres,
     split_texts,
+    undecodable,
 )
 from postersearch.domain import Poster
 
@@ -89,13 +91,17 @@ def read_manifest_csv(path: Path) -> Iterator[Poster | RejectedRow]:
     """
     base_dir = path.resolve().parent
     seen = SeenIds()
-    with path.open(newline="", encoding="utf-8-sig") as handle:
+    with open_text(path) as handle:
         reader = csv.DictReader(handle)
         missing = {"id", "title", "poster"} - set(reader.fieldnames or ())
         if missing:
             raise ValueError(f"{path}: manifest header lacks {', '.join(sorted(missing))}")
         for record in reader:
             line = reader.line_num
+            bad_text = undecodable(record.values())
+            if bad_text:
+                yield RejectedRow(line, bad_text, None, path.name)
+                continue
             try:
                 yield poster_from_record(record, base_dir, seen, line)
             except RowError as exc:
@@ -110,14 +116,21 @@ def read_manifest_jsonl(path: Path) -> Iterator[Poster | RejectedRow]:
     """
     base_dir = path.resolve().parent
     seen = SeenIds()
-    with path.open(encoding="utf-8-sig") as handle:
+    with open_text(path) as handle:
         for line, text in enumerate(handle, start=1):
             if not text.strip():
+                continue
+            bad_text = undecodable([text])
+            if bad_text:
+                yield RejectedRow(line, bad_text, None, path.name)
                 continue
             try:
                 record = json.loads(text)
             except json.JSONDecodeError as exc:
                 yield RejectedRow(line, f"invalid JSON: {exc.msg}", None, path.name)
+                continue
+            except RecursionError:
+                yield RejectedRow(line, "invalid JSON: nested too deep", None, path.name)
                 continue
             if not isinstance(record, dict):
                 yield RejectedRow(line, "not a JSON object", None, path.name)

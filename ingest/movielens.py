@@ -21,10 +21,12 @@ from ingest.rows import (
     RowError,
     SeenIds,
     clean_text,
+    open_text,
     parse_id,
     parse_title,
     parse_year,
     split_genres,
+    undecodable,
 )
 from postersearch.domain import Poster
 
@@ -65,7 +67,7 @@ def read_links(path: Path) -> dict[str, str]:
     links: dict[str, str] = {}
     if not path.is_file():
         return links
-    with path.open(newline="", encoding="utf-8") as handle:
+    with open_text(path) as handle:
         for row in csv.DictReader(handle):
             tmdb = clean_text(row.get("tmdbId"))
             movie = clean_text(row.get("movieId"))
@@ -86,7 +88,7 @@ def read_ratings(path: Path) -> dict[str, float]:
     bad = 0
     if not path.is_file():
         return {}
-    with path.open(newline="", encoding="utf-8") as handle:
+    with open_text(path) as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
         if header is None:
@@ -163,10 +165,14 @@ def read_movielens(folder: Path, posters: Path | None = None) -> Iterator[Poster
     tags = read_tags(folder / "tags.csv")
     images = PosterDir(posters if posters is not None else folder / "posters")
     seen = SeenIds()
-    with movies_csv.open(newline="", encoding="utf-8") as handle:
+    with open_text(movies_csv) as handle:
         reader = csv.DictReader(handle)
         for row in reader:
             line = reader.line_num
+            bad_text = undecodable(row.values())
+            if bad_text:
+                yield RejectedRow(line, bad_text, None, "movies.csv")
+                continue
             try:
                 movie_id = parse_id(row.get("movieId"))
                 title, year = split_title(parse_title(row.get("title")))

@@ -22,8 +22,11 @@ class IngestSummary:
 
     Attributes:
         read: Rows read from the dataset (posters and rejected rows) in this shard.
-        ingested: Posters encoded and stored by this run.
-        already_stored: Posters found in the index and left untouched.
+        ingested: New posters encoded and stored by this run.
+        re_encoded: Stored posters whose image changed, encoded again.
+        updated: Stored posters whose metadata alone changed, rewritten without encoding.
+        already_stored: Posters found in the index unchanged and left untouched.
+        pruned: Stored movies deleted because the dataset no longer names them.
         skipped: Rows and posters skipped, by reason.
         other_shards: Rows left to other shards.
         elapsed_s: Wall time of the run.
@@ -31,7 +34,10 @@ class IngestSummary:
 
     read: int = 0
     ingested: int = 0
+    re_encoded: int = 0
+    updated: int = 0
     already_stored: int = 0
+    pruned: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     other_shards: int = 0
     elapsed_s: float = 0.0
@@ -42,16 +48,23 @@ class IngestSummary:
         return sum(self.skipped.values())
 
     @property
+    def wrote(self) -> bool:
+        """Whether the run changed the collection at all."""
+        return bool(self.ingested or self.re_encoded or self.updated or self.pruned)
+
+    @property
     def posters_per_s(self) -> float:
-        """Posters ingested per second of the run."""
-        return self.ingested / self.elapsed_s if self.elapsed_s > 0 else 0.0
+        """Posters encoded (new or re-encoded) per second of the run."""
+        encoded = self.ingested + self.re_encoded
+        return encoded / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
     def describe(self) -> str:
         """One human-readable paragraph."""
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(self.skipped.items())) or "none"
         text = (
-            f"read {self.read}, ingested {self.ingested}, already stored "
-            f"{self.already_stored}, skipped {self.skipped_total} ({reasons}); "
+            f"read {self.read}, ingested {self.ingested}, re-encoded {self.re_encoded}, "
+            f"updated {self.updated}, already stored {self.already_stored}, "
+            f"skipped {self.skipped_total} ({reasons}), pruned {self.pruned}; "
             f"{self.posters_per_s:.1f} posters/s, {self.elapsed_s:.1f} s"
         )
         if self.other_shards:
@@ -63,7 +76,10 @@ class IngestSummary:
         return {
             "read": self.read,
             "ingested": self.ingested,
+            "re_encoded": self.re_encoded,
+            "updated": self.updated,
             "already_stored": self.already_stored,
+            "pruned": self.pruned,
             "skipped": dict(self.skipped),
             "skipped_total": self.skipped_total,
             "other_shards": self.other_shards,

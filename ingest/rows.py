@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
 
 from postersearch.domain import RATING_MAX, RATING_MIN
 
@@ -39,6 +42,35 @@ class RejectedRow:
 
 class RowError(ValueError):
     """A field of a row is unusable; its message becomes the RejectedRow's reason."""
+
+
+def open_text(path: Path) -> TextIO:
+    """Opens a dataset file as UTF-8 text, keeping bytes that are not UTF-8 readable.
+
+    A byte that does not decode becomes a lone surrogate instead of an exception, so one
+    bad byte costs its row (see `undecodable`), not the whole file.
+    """
+    return path.open(newline="", encoding="utf-8-sig", errors="surrogateescape")
+
+
+def undecodable(values: Iterable[object]) -> str | None:
+    """Why a row read through `open_text` is not UTF-8 text, or None when it is."""
+    for value in values:
+        if isinstance(value, list):
+            # csv.DictReader gathers the cells past the header into a list.
+            reason = undecodable(value)
+            if reason:
+                return reason
+            continue
+        if not isinstance(value, str):
+            continue
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            byte = ord(value[exc.start]) - 0xDC00
+            shown = value[: exc.start][-20:]
+            return f"not UTF-8 text: byte 0x{byte:02x} after {shown!r}"
+    return None
 
 
 def is_url(ref: str) -> bool:

@@ -26,9 +26,11 @@ from ingest.rows import (
     RowError,
     SeenIds,
     clean_text,
+    open_text,
     parse_rating,
     parse_title,
     parse_year,
+    undecodable,
 )
 from postersearch.domain import Poster
 
@@ -122,10 +124,14 @@ def read_tmdb(
     keywords = read_keywords(path.parent / "keywords.csv")
     base_url = (poster_base_url or DEFAULT_POSTER_BASE_URL).rstrip("/")
     seen = SeenIds()
-    with path.open(newline="", encoding="utf-8") as handle:
+    with open_text(path) as handle:
         reader = csv.DictReader(handle)
         for row in reader:
             line = reader.line_num
+            bad_text = undecodable(row.values())
+            if bad_text:
+                yield RejectedRow(line, bad_text, None, path.name)
+                continue
             raw_id = clean_text(row.get("id"))
             try:
                 # TMDB ids are positive integers; a date or text here means the row was

@@ -1,15 +1,21 @@
-"""The ingest worker: dataset rows in, vectors and payloads into the index.
+"""The ingest worker: a sync of the dataset into the index.
 
 Batches flow through a small pipeline. One task reads rows (in a thread, since readers
-do file I/O) and cuts batches; ``in_flight`` tasks each take a batch, ask the index which
-movies it already holds, fetch the remaining posters' bytes, encode them and upsert the
-vectors. Several batches are therefore being fetched and encoded at once, which keeps a
+do file I/O) and cuts batches; ``in_flight`` tasks each take a batch, read what the index
+recorded for those movies, fetch the posters' bytes, encode what needs it and write.
+Several batches are therefore being fetched and encoded at once, which keeps a
 dynamic-batching encoder busy while the next posters are read.
 
-Idempotence comes from the index: point ids derive from movie ids, so a batch written
-twice is one set of points, and a movie already stored is neither fetched nor encoded
-again. A run killed at any moment loses at most the batches in flight, which the next
-run redoes.
+Each stored point carries a hash of its metadata and of the poster file its vector came
+from. A movie the index lacks, or whose poster bytes changed, is encoded and written; one
+whose metadata alone changed gets its payload replaced and keeps its vector; an unchanged
+one is left alone. Points written before hashes were recorded keep their vector and get
+their payload and hashes. With ``prune``, movies no longer in the dataset are deleted
+once every row was processed.
+
+Every write is idempotent (point ids derive from movie ids; a point's hashes are written
+in the same operation as what they describe), so a run killed at any moment is finished
+by the next run, which ends with exactly the dataset.
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ from ingest.progress import Progress
 from ingest.report import BAD_METADATA, IngestSummary, SkipReport
 from ingest.retry import DependencyDownError, IngestError, RetryPolicy, call_with_retries
 from ingest.rows import RejectedRow
-from poster_index.base import IndexUnavailableError, PosterIndex
+from poster_index.base import IndexUnavailableError, PayloadUpdate, PosterIndex
+from poster_index.payload import image_hash, metadata_hash
 from postersearch.domain import CollectionModel, Poster, PosterVector
 from postersearch.encoding import (
     Encoder,
@@ -60,6 +67,7 @@ _INDEX_TRANSIENT = (IndexUnavailableError,)
 # Room left in a gRPC message for the framing around the image bytes.
 _MESSAGE_OVERHEAD = 64 * 1024
 _READ_CHUNK = 512
+_DELETE_CHUNK = 1000
 
 
 def shard_of(movie_id: str, count: int) -> int:
@@ -110,6 +118,7 @@ class IngestOptions:
         progress_bar: Show a bar (True), log lines (False), or decide by the terminal.
         log_every_s: Interval of progress log lines without a bar.
         total: Rows expected in this shard, for the ETA; counted when rows is a Sequence.
+        prune: Delete stored movies (of this shard) that are not in the dataset.
     """
 
     batch_size: int = 128
@@ -121,6 +130,7 @@ class IngestOptions:
     progress_bar: bool | None = None
     log_every_s: float = 10.0
     total: int | None = None
+    prune: bool = False
 
 
 def _take(rows: Iterator[T], n: int) -> list[T]:
@@ -148,6 +158,9 @@ class _Run:
         self.fetcher = fetcher
         self.progress = progress
         self.summary = IngestSummary()
+        # Every id the dataset names in this shard, rejected rows included: a movie whose
+        # row is broken this time is still the dataset's, so pruning keeps it.
+        self.dataset_ids: set[str] = set()
 
     def _owns(self, movie_id: str | None) -> bool:
         shard = self.options.shard
@@ -166,6 +179,8 @@ class _Run:
                     self.summary.other_shards += 1
                     continue
                 self.summary.read += 1
+                if movie_id:
+                    self.dataset_ids.add(movie_id)
                 if isinstance(row, RejectedRow):
                     self.report.rejected(row)
                     self.summary.skipped[BAD_METADATA] += 1
@@ -199,46 +214,85 @@ class _Run:
         self.summary.skipped[reason] += 1
 
     async def process(self, batch: list[Poster]) -> None:
-        """Existence check, fetch, encode and upsert of one batch."""
-        existing: set[str] = await self._index_call(
-            self.index.existing_ids, [p.movie_id for p in batch]
-        )
-        todo = [p for p in batch if p.movie_id not in existing]
-        fetched = await self.fetcher.fetch_many([p.poster for p in todo]) if todo else []
+        """Brings one batch's movies in the index up to date with the dataset."""
+        stored = await self._index_call(self.index.stored_content, [p.movie_id for p in batch])
+        fetched = await self.fetcher.fetch_many([p.poster for p in batch])
         posters: list[Poster] = []
         images: list[bytes] = []
-        for poster, outcome in zip(todo, fetched, strict=True):
+        digests: dict[str, str] = {}
+        updates: list[PayloadUpdate] = []
+        unchanged = 0
+        for poster, outcome in zip(batch, fetched, strict=True):
             if isinstance(outcome, FetchFailure):
                 self._skip(poster, outcome.reason, outcome.detail)
-            elif len(outcome) > self.info.max_image_bytes:
+                continue
+            if len(outcome) > self.info.max_image_bytes:
                 self._skip(
                     poster,
                     "too_many_bytes",
                     f"{len(outcome)} bytes; the encoder takes at most {self.info.max_image_bytes}",
                 )
-            else:
-                posters.append(poster)
-                images.append(outcome)
+                continue
+            digest = image_hash(outcome)
+            was = stored.get(poster.movie_id)
+            # A point without hashes predates them: its vector is kept, its payload redone.
+            if was is not None and was.image_hash in (None, digest):
+                if was.image_hash == digest and was.metadata_hash == metadata_hash(poster):
+                    unchanged += 1
+                else:
+                    updates.append(PayloadUpdate(poster, digest))
+                continue
+            posters.append(poster)
+            images.append(outcome)
+            digests[poster.movie_id] = digest
         items: list[PosterVector] = []
         start = 0
         for chunk in self._encode_chunks(images):
             outcomes = await self._encode(chunk)
             for poster, result in zip(posters[start : start + len(chunk)], outcomes, strict=True):
                 if isinstance(result, ImageFailure):
-                    self._skip(poster, result.code.value, result.message)
+                    self._skip(poster, result.code.value, _named(poster, result))
                 else:
                     items.append(PosterVector(poster, result.tolist()))
             start += len(chunk)
         if items:
-            await self._index_call(self.index.upsert, items)
-        skipped = len(todo) - len(items)
-        self.summary.already_stored += len(existing)
-        self.summary.ingested += len(items)
-        INGEST_POSTERS.labels(outcome="already_stored").inc(len(existing))
-        INGEST_POSTERS.labels(outcome="ingested").inc(len(items))
+            await self._index_call(self.index.upsert, items, digests)
+        if updates:
+            await self._index_call(self.index.update_payloads, updates)
+        re_encoded = sum(1 for item in items if item.poster.movie_id in stored)
+        skipped = len(batch) - len(items) - len(updates) - unchanged
+        self.summary.already_stored += unchanged
+        self.summary.ingested += len(items) - re_encoded
+        self.summary.re_encoded += re_encoded
+        self.summary.updated += len(updates)
+        INGEST_POSTERS.labels(outcome="already_stored").inc(unchanged)
+        INGEST_POSTERS.labels(outcome="ingested").inc(len(items) - re_encoded)
+        INGEST_POSTERS.labels(outcome="re_encoded").inc(re_encoded)
+        INGEST_POSTERS.labels(outcome="updated").inc(len(updates))
         INGEST_POSTERS.labels(outcome="skipped").inc(skipped)
         self.report.flush()
         self.progress.advance(len(batch), len(items))
+
+    async def prune(self) -> None:
+        """Deletes the stored movies of this shard that the dataset no longer names.
+
+        Raises:
+            IngestError: The dataset named no movie at all, which is far likelier a wrong
+                path or format than a wish to empty the collection.
+        """
+        if not self.dataset_ids:
+            raise IngestError(
+                "refusing to prune: the dataset names no movie, so every stored poster "
+                "would be deleted; check the dataset path and format"
+            )
+        stored: set[str] = await self._index_call(self.index.movie_ids)
+        gone = sorted(m for m in stored - self.dataset_ids if self._owns(m))
+        for start in range(0, len(gone), _DELETE_CHUNK):
+            deleted = await self._index_call(self.index.delete, gone[start : start + _DELETE_CHUNK])
+            self.summary.pruned += len(deleted)
+        INGEST_POSTERS.labels(outcome="pruned").inc(self.summary.pruned)
+        if gone:
+            logger.info("pruned %d movies that left the dataset", self.summary.pruned)
 
     def _encode_chunks(self, images: Sequence[bytes]) -> Iterator[Sequence[bytes]]:
         """Splits images into requests within the encoder's batch and message limits."""
@@ -264,14 +318,23 @@ class _Run:
                 policy=self.options.retry,
             )
         except InvalidInputError as exc:
-            raise IngestError(
-                f"the encoder refused a batch of {len(images)} images: {exc}"
-            ) from exc
+            if len(images) > 1:
+                # Over a limit the worker cannot see beforehand (the decode cost of
+                # large images): halves go through, down to single images if need be.
+                half = len(images) // 2
+                return [*await self._encode(images[:half]), *await self._encode(images[half:])]
+            raise IngestError(f"the encoder refused an image: {exc}") from exc
         if len(outcomes) != len(images):
             raise IngestError(
                 f"the encoder answered {len(outcomes)} results for {len(images)} images"
             )
         return list(outcomes)
+
+
+def _named(poster: Poster, failure: ImageFailure) -> str:
+    """The encoder's per-image message with the poster named instead of its batch position."""
+    reason = failure.message.removeprefix(f"image {failure.index}: ")
+    return f"poster {poster.poster} {reason}"
 
 
 def _first_error(group: BaseExceptionGroup) -> BaseException:
@@ -289,7 +352,9 @@ async def run_ingest(
     index: PosterIndex,
     options: IngestOptions | None = None,
 ) -> IngestSummary:
-    """Encodes and stores every poster of rows that the index does not hold yet.
+    """Syncs the index with rows: new and changed posters written, unchanged ones left.
+
+    See the module's docstring for what is re-encoded and what only re-written.
 
     The collection is created (or checked against the encoder's model) before anything
     else, so a model mismatch is refused before a single poster is encoded.
@@ -342,6 +407,8 @@ async def run_ingest(
                     await run.produce(rows, queue)
                     for _ in consumers:
                         await queue.put(None)
+                if options.prune:
+                    await run.prune()
             except BaseExceptionGroup as errors:
                 raise _first_error(errors) from None
             finally:

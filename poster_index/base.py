@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from poster_index.hybrid import DEFAULT_FUSION, FusionWeights
@@ -25,6 +26,37 @@ class IndexUnavailableError(PosterIndexError):
     """The Qdrant server cannot be reached, or the local shard cannot be opened."""
 
 
+class IndexDamagedError(IndexUnavailableError):
+    """The collection on disk is damaged (files truncated or missing); re-ingest it."""
+
+
+@dataclass(frozen=True)
+class StoredContent:
+    """What a stored point was written from, as recorded in its payload.
+
+    Attributes:
+        metadata_hash: Hash of the poster's metadata payload; None for points written
+            before hashes were recorded.
+        image_hash: Hash of the poster file the vector was encoded from; None likewise.
+    """
+
+    metadata_hash: str | None
+    image_hash: str | None
+
+
+@dataclass(frozen=True)
+class PayloadUpdate:
+    """New metadata for a stored poster whose vector stays.
+
+    Attributes:
+        poster: The poster as the dataset has it now.
+        image_hash: Hash of the poster file the stored vector belongs to.
+    """
+
+    poster: Poster
+    image_hash: str
+
+
 class PosterIndex(Protocol):
     """A collection of poster vectors with genre, year and rating payloads.
 
@@ -43,8 +75,27 @@ class PosterIndex(Protocol):
         """The model recorded with the collection, or None when there is no collection."""
         ...
 
-    def upsert(self, items: Sequence[PosterVector]) -> None:
-        """Stores posters with their vectors, replacing any with the same movie id."""
+    def upsert(
+        self, items: Sequence[PosterVector], image_hashes: Mapping[str, str] | None = None
+    ) -> None:
+        """Stores posters with their vectors, replacing any with the same movie id.
+
+        Index-owned payload fields (a caption) of a replaced point are kept unless the
+        poster sets them.
+
+        Args:
+            items: Posters with their vectors.
+            image_hashes: movie id -> hash of the poster file each vector was encoded
+                from, recorded with the point so that a later sync can tell it changed.
+        """
+        ...
+
+    def update_payloads(self, items: Sequence[PayloadUpdate]) -> None:
+        """Replaces the payload of stored posters, keeping their vectors.
+
+        Index-owned fields (a caption) are kept unless the poster sets them; posters that
+        are not stored are left out.
+        """
         ...
 
     def optimize(self) -> bool:
@@ -58,6 +109,18 @@ class PosterIndex(Protocol):
 
     def existing_ids(self, movie_ids: Iterable[str]) -> set[str]:
         """The subset of movie_ids already stored."""
+        ...
+
+    def stored_content(self, movie_ids: Iterable[str]) -> dict[str, StoredContent]:
+        """The recorded hashes of each of movie_ids that is stored."""
+        ...
+
+    def movie_ids(self) -> set[str]:
+        """Every movie id in the collection."""
+        ...
+
+    def delete(self, movie_ids: Iterable[str]) -> set[str]:
+        """Deletes movies by id; returns those that were stored (the others are ignored)."""
         ...
 
     def search(

@@ -12,8 +12,11 @@ import qdrant_edge as edge
 from poster_index.base import (
     DEFAULT_COLLECTION,
     VECTOR_NAME,
+    IndexDamagedError,
     IndexUnavailableError,
+    PayloadUpdate,
     PosterIndexError,
+    StoredContent,
 )
 from poster_index.filters import to_edge_filter, unrated_only_edge
 from poster_index.hybrid import (
@@ -23,15 +26,24 @@ from poster_index.hybrid import (
     found_by,
 )
 from poster_index.lexical import FIELD_TEXT_TERMS, TEXT_VECTOR, LexicalQuery, text_payload
-from poster_index.model_record import check_same_model, read_model_record, write_model_record
+from poster_index.model_record import (
+    CollectionRecord,
+    check_same_model,
+    read_collection_record,
+    write_model_record,
+)
 from poster_index.payload import (
     FIELD_GENRES,
+    FIELD_IMAGE_HASH,
+    FIELD_METADATA_HASH,
     FIELD_MOVIE_ID,
     FIELD_RATING,
     FIELD_YEAR,
+    HASH_FIELDS,
+    INDEX_OWNED_FIELDS,
     payload_to_poster,
     point_id,
-    poster_to_payload,
+    point_payload,
 )
 from poster_index.plan import Walk, laddered, planned_browse, planned_search, walk_for
 from poster_index.points import RETRIEVE_CHUNK, check_dimensions, stored_movie_ids
@@ -78,41 +90,126 @@ class EdgePosterIndex:
         path: str | Path,
         collection: str = DEFAULT_COLLECTION,
         tuning: IndexTuning = DEFAULT_TUNING,
+        open_now: bool = True,
     ) -> None:
         """Opens the shard if it exists; `ensure_collection` creates it otherwise.
+
+        A shard created by another process after this one started is opened on first use.
+        Opening checks the shard against its record (see `_verify`), so a damaged shard is
+        refused rather than served.
 
         Args:
             path: Directory holding one shard directory per collection.
             collection: Collection name, the shard's directory name.
             tuning: HNSW build and query parameters.
+            open_now: Load an existing shard here and raise its errors now; False defers
+                loading to the first call, whose errors then say why (a long-running
+                server starts and reports them instead of dying).
 
         Raises:
-            IndexUnavailableError: The shard exists but cannot be loaded.
+            IndexUnavailableError: open_now and the shard exists but cannot be loaded.
+            IndexDamagedError: open_now and the shard is damaged.
         """
         self._dir = Path(path) / collection
         self._collection = collection
         self._tuning = tuning
         self._lock = threading.Lock()
+        self._open_lock = threading.Lock()
         self._dirty = False
+        self._writing = False
         self._closed = False
-        self._model = read_model_record(self._dir)
+        self._damage: IndexDamagedError | None = None
+        self._model: CollectionModel | None = None
         self._shard: edge.EdgeShard | None = None
         self._text: bool | None = None
-        if self._model is not None and (self._dir / _EDGE_CONFIG_FILE).exists():
-            self._shard = self._load()
+        if open_now:
+            self._open_existing()
+
+    def _open_existing(self) -> edge.EdgeShard | None:
+        """Loads the shard if it exists on disk and is not loaded yet; returns it."""
+        with self._open_lock:
+            if self._shard is not None or self._closed:
+                return self._shard
+            if self._damage is not None:
+                # Verifying reads every vector; a damaged shard stays refused until restart.
+                raise self._damage
+            record = read_collection_record(self._dir)
+            if record is None:
+                return None
+            self._model = record.model
+            if (self._dir / _EDGE_CONFIG_FILE).exists():
+                self._shard = self._load(record)
+            return self._shard
 
     @property
     def shard_dir(self) -> Path:
         """The directory of the shard."""
         return self._dir
 
-    def _load(self) -> edge.EdgeShard:
+    def _load(self, record: CollectionRecord) -> edge.EdgeShard:
         try:
-            return edge.EdgeShard.load(str(self._dir))
+            shard = edge.EdgeShard.load(str(self._dir))
         except Exception as exc:
             hint = " (is it open in another process?)" if "WouldBlock" in str(exc) else ""
             raise IndexUnavailableError(
                 f"cannot open the Edge shard {self._dir}{hint}: {exc}"
+            ) from exc
+        try:
+            self._verify(shard, record)
+        except IndexDamagedError as exc:
+            shard.close()
+            self._damage = exc
+            raise
+        return shard
+
+    def _verify(self, shard: edge.EdgeShard, record: CollectionRecord) -> None:
+        """Refuses a shard whose files are missing or truncated.
+
+        A lost id tracker or segment shows as fewer points than the last writer left; a
+        truncated vector or payload file fails the exact scan over every vector and the
+        scroll over every payload (once per open: every vector and payload is read).
+
+        Raises:
+            IndexDamagedError: One line: what is wrong and how to repair it.
+        """
+        repair = f"re-ingest: move {str(self._dir)!r} away and run poster-search ingest again"
+        try:
+            count = int(shard.count(edge.CountRequest(exact=True)))
+            if record.points is not None and count != record.points:
+                raise IndexDamagedError(
+                    f"the Edge collection {str(self._dir)!r} is damaged: it holds {count} "
+                    f"posters but its last ingest left {record.points} (files are missing "
+                    f"or truncated); {repair}"
+                )
+            if count:
+                shard.query(
+                    edge.QueryRequest(
+                        limit=1,
+                        query=edge.Query.Nearest([0.0] * record.model.dimension, using=VECTOR_NAME),
+                        with_payload=True,
+                        params=edge.SearchParams(
+                            exact=True, quantization=edge.QuantizationSearchParams(ignore=True)
+                        ),
+                    )
+                )
+                offset: Any = None
+                while True:
+                    _, offset = shard.scroll(
+                        edge.ScrollRequest(
+                            offset=offset,
+                            limit=RETRIEVE_CHUNK,
+                            with_payload=True,
+                            with_vector=False,
+                        )
+                    )
+                    if offset is None:
+                        break
+        except IndexDamagedError:
+            raise
+        except Exception as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise IndexDamagedError(
+                f"the Edge collection {str(self._dir)!r} is damaged ({reason}); {repair}"
             ) from exc
 
     def _create(self, model: CollectionModel) -> edge.EdgeShard:
@@ -160,6 +257,8 @@ class EdgePosterIndex:
         Raises:
             ModelMismatchError: The shard holds another model's vectors.
         """
+        self._check_open()
+        self._open_existing()
         with self._lock:
             self._check_open()
             if self._model is not None:
@@ -171,13 +270,21 @@ class EdgePosterIndex:
                 self._model = model
             if self._shard is None:
                 if (self._dir / _EDGE_CONFIG_FILE).exists():
-                    self._shard = self._load()
+                    self._shard = self._load(CollectionRecord(self._model))
                 else:
                     self._shard = self._create(model)
 
     def collection_model(self) -> CollectionModel | None:
-        """The model recorded with the shard, or None when there is no shard."""
-        return self._model if self._shard is not None else None
+        """The model recorded with the shard, or None when there is no shard.
+
+        Raises:
+            IndexUnavailableError: The shard exists but cannot be opened.
+            IndexDamagedError: The shard is damaged.
+        """
+        if self._closed:
+            return None
+        shard = self._shard or self._open_existing()
+        return self._model if shard is not None else None
 
     def _check_open(self) -> None:
         if self._closed:
@@ -185,34 +292,69 @@ class EdgePosterIndex:
 
     def _ready(self) -> edge.EdgeShard:
         self._check_open()
-        if self._shard is None:
+        shard = self._shard or self._open_existing()
+        if shard is None:
             raise IndexUnavailableError(
                 f"there is no collection at {str(self._dir)!r}; ingest posters first"
             )
-        return self._shard
+        return shard
 
-    def upsert(self, items: Sequence[PosterVector]) -> None:
+    def _begin_write(self) -> None:
+        """Before this process's first write: the record's point count becomes unknown.
+
+        A writer killed from here on leaves no count to check against, rather than one
+        that a later open would take for missing files.
+        """
+        if not self._writing:
+            assert self._model is not None
+            write_model_record(self._dir, self._model, points=None)
+            self._writing = True
+
+    def _stored_payloads(
+        self, shard: edge.EdgeShard, ids: Sequence[str], fields: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        """point id -> the named payload fields, for each of ids that is stored."""
+        found: dict[str, dict[str, Any]] = {}
+        selector = edge.PayloadSelector.Include(list(fields))
+        for start in range(0, len(ids), RETRIEVE_CHUNK):
+            chunk = list(ids[start : start + RETRIEVE_CHUNK])
+            for record in self._call(shard.retrieve, chunk, selector, False):
+                found[str(record.id)] = dict(record.payload or {})
+        return found
+
+    def upsert(
+        self, items: Sequence[PosterVector], image_hashes: Mapping[str, str] | None = None
+    ) -> None:
         """Stores posters with their vectors and flushes them to disk before returning.
+
+        Index-owned payload fields (a caption) of a replaced point are kept unless the
+        poster sets them; image_hashes (movie id -> poster file hash) are recorded.
 
         Raises:
             ModelMismatchError: A vector's size is not the collection's dimension.
         """
         if not items:
             return
+        hashes = image_hashes or {}
         with self._lock:
             shard = self._ready()
             assert self._model is not None
             check_dimensions(items, self._model.dimension)
+            ids = [point_id(item.poster.movie_id) for item in items]
+            stored = self._stored_payloads(shard, ids, INDEX_OWNED_FIELDS)
             with_text = self._has_text(shard)
             points = []
-            for item in items:
-                payload = poster_to_payload(item.poster)
+            for pid, item in zip(ids, items, strict=True):
+                payload = point_payload(
+                    item.poster, hashes.get(item.poster.movie_id), stored.get(pid)
+                )
                 vectors: dict[str, Any] = {VECTOR_NAME: [float(x) for x in item.vector]}
                 if with_text:
                     payload, terms = text_payload(payload)
                     if terms is not None:
                         vectors[TEXT_VECTOR] = edge.SparseVector(terms.indices, terms.values)
-                points.append(edge.Point(point_id(item.poster.movie_id), vectors, payload))
+                points.append(edge.Point(pid, vectors, payload))
+            self._begin_write()
             try:
                 shard.update(edge.UpdateOperation.upsert_points(points))
                 shard.flush()
@@ -274,6 +416,88 @@ class EdgePosterIndex:
             return [str(r.id) for r in self._call(shard.retrieve, ids, False, False)]
 
         return stored_movie_ids(retrieve, movie_ids)
+
+    def stored_content(self, movie_ids: Iterable[str]) -> dict[str, StoredContent]:
+        """The recorded hashes of each of movie_ids that is stored."""
+        shard = self._ready()
+        by_point = {point_id(m): m for m in movie_ids}
+        stored = self._stored_payloads(shard, list(by_point), HASH_FIELDS)
+        return {
+            by_point[pid]: StoredContent(
+                metadata_hash=payload.get(FIELD_METADATA_HASH),
+                image_hash=payload.get(FIELD_IMAGE_HASH),
+            )
+            for pid, payload in stored.items()
+        }
+
+    def update_payloads(self, items: Sequence[PayloadUpdate]) -> None:
+        """Replaces the payload of stored posters, keeping their vectors; flushed on return."""
+        if not items:
+            return
+        with self._lock:
+            shard = self._ready()
+            ids = [point_id(item.poster.movie_id) for item in items]
+            stored = self._stored_payloads(shard, ids, INDEX_OWNED_FIELDS)
+            with_text = self._has_text(shard)
+            self._begin_write()
+            try:
+                for pid, item in zip(ids, items, strict=True):
+                    if pid not in stored:
+                        continue
+                    payload = point_payload(item.poster, item.image_hash, stored[pid])
+                    terms = None
+                    if with_text:
+                        # The movie's words may have changed: its BM25 vector follows them,
+                        # flushed with the payload.
+                        payload, terms = text_payload(payload)
+                    shard.update(edge.UpdateOperation.overwrite_payload([pid], payload))
+                    if terms is not None:
+                        sparse: dict[str, Any] = {
+                            TEXT_VECTOR: edge.SparseVector(terms.indices, terms.values)
+                        }
+                        shard.update(
+                            edge.UpdateOperation.update_vectors([edge.PointVectors(pid, sparse)])
+                        )
+                    elif with_text:
+                        shard.update(edge.UpdateOperation.delete_vectors([pid], [TEXT_VECTOR]))
+                shard.flush()
+            except Exception as exc:
+                raise PosterIndexError(f"Edge payload update failed: {exc}") from exc
+            self._dirty = True
+
+    def movie_ids(self) -> set[str]:
+        """Every movie id in the collection."""
+        shard = self._ready()
+        found: set[str] = set()
+        offset: Any = None
+        selector = edge.PayloadSelector.Include([FIELD_MOVIE_ID])
+        while True:
+            request = edge.ScrollRequest(
+                offset=offset, limit=RETRIEVE_CHUNK, with_payload=selector, with_vector=False
+            )
+            records, offset = self._call(shard.scroll, request)
+            found.update(str((r.payload or {})[FIELD_MOVIE_ID]) for r in records)
+            if offset is None:
+                return found
+
+    def delete(self, movie_ids: Iterable[str]) -> set[str]:
+        """Deletes movies by id and flushes; returns those that were stored."""
+        wanted = list(dict.fromkeys(movie_ids))
+        if not wanted:
+            return set()
+        with self._lock:
+            shard = self._ready()
+            stored = self.existing_ids(wanted)
+            if not stored:
+                return set()
+            self._begin_write()
+            try:
+                shard.update(edge.UpdateOperation.delete_points([point_id(m) for m in stored]))
+                shard.flush()
+            except Exception as exc:
+                raise PosterIndexError(f"Edge delete failed: {exc}") from exc
+            self._dirty = True
+            return stored
 
     def _call(self, fn: Any, *args: Any) -> Any:
         try:
@@ -527,6 +751,10 @@ class EdgePosterIndex:
                 if self._dirty:
                     shard.optimize()
                 shard.flush()
+                if self._writing and self._model is not None:
+                    # Everything written is on disk: the count a later open checks against.
+                    points = int(shard.count(edge.CountRequest(exact=True)))
+                    write_model_record(self._dir, self._model, points=points)
             finally:
                 shard.close()
 

@@ -10,17 +10,22 @@ from poster_index.server import ServerPosterIndex
 from poster_index.settings import IndexSettings
 
 
-def open_index(settings: IndexSettings) -> PosterIndex:
+def open_index(settings: IndexSettings, open_now: bool = True) -> PosterIndex:
     """The PosterIndex for settings.backend.
 
     Nothing is created here: callers that write call `ensure_collection` first, callers that
     only read check `collection_model()`.
 
+    Args:
+        settings: Which backend, where, which collection.
+        open_now: Edge: load an existing shard here (raising its errors now); False defers
+            it to the first call, for servers that report the error instead of exiting.
+
     Raises:
-        IndexUnavailableError: An existing Edge shard cannot be loaded.
+        IndexUnavailableError: open_now and an existing Edge shard cannot be loaded.
     """
     if settings.backend == "edge":
-        return EdgePosterIndex(settings.path, collection=settings.collection)
+        return EdgePosterIndex(settings.path, collection=settings.collection, open_now=open_now)
     client = QdrantClient(
         url=settings.url,
         grpc_port=settings.grpc_port,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -26,6 +28,14 @@ FIELD_TAGS = "tags"
 # An English description of the poster image, written into the payload by the captioning
 # step; read here only as text for lexical search.
 FIELD_CAPTION = "caption"
+# What a sync compares to decide whether a stored poster is current: a hash of the
+# dataset's metadata as stored, and a hash of the poster file the vector was encoded from.
+FIELD_METADATA_HASH = "metadata_hash"
+FIELD_IMAGE_HASH = "image_hash"
+HASH_FIELDS = (FIELD_METADATA_HASH, FIELD_IMAGE_HASH)
+# Written into the payload by steps after ingest (captioning), not by the dataset: a
+# re-ingest that carries no value for them keeps the stored one.
+INDEX_OWNED_FIELDS = (FIELD_CAPTION,)
 
 
 def point_id(movie_id: str) -> str:
@@ -78,6 +88,43 @@ def _strings(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,) if value else ()
     return tuple(str(v) for v in value or ())
+
+
+def metadata_hash(poster: Poster) -> str:
+    """A hash of everything `poster_to_payload` stores for poster, the hashes left out.
+
+    Computed over the payload itself, so a field added to the payload counts at once.
+    """
+    payload = {k: v for k, v in poster_to_payload(poster).items() if k not in HASH_FIELDS}
+    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def image_hash(data: bytes) -> str:
+    """A hash of a poster file's bytes: the vector stays valid while it is unchanged."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def point_payload(
+    poster: Poster, image_digest: str | None, stored: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The full payload of a point: the poster's fields, its hashes, and index-owned fields.
+
+    Args:
+        poster: The dataset's poster.
+        image_digest: `image_hash` of the file the vector was encoded from; None when
+            unknown (then no hash is recorded and the next sync re-checks the point).
+        stored: The point's payload as stored, if any; index-owned fields the poster does
+            not set are kept from it.
+    """
+    payload = poster_to_payload(poster)
+    payload[FIELD_METADATA_HASH] = metadata_hash(poster)
+    if image_digest is not None:
+        payload[FIELD_IMAGE_HASH] = image_digest
+    for name in INDEX_OWNED_FIELDS:
+        if name not in payload and stored is not None and name in stored:
+            payload[name] = stored[name]
+    return payload
 
 
 def payload_to_poster(payload: Mapping[str, Any]) -> Poster:

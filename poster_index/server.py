@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -15,8 +16,11 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 from poster_index.base import (
     DEFAULT_COLLECTION,
     VECTOR_NAME,
+    IndexDamagedError,
     IndexUnavailableError,
+    PayloadUpdate,
     PosterIndexError,
+    StoredContent,
 )
 from poster_index.filters import to_client_filter, unrated_only_client
 from poster_index.hybrid import (
@@ -29,12 +33,16 @@ from poster_index.lexical import FIELD_TEXT_TERMS, TEXT_VECTOR, LexicalQuery, te
 from poster_index.model_record import check_same_model
 from poster_index.payload import (
     FIELD_GENRES,
+    FIELD_IMAGE_HASH,
+    FIELD_METADATA_HASH,
     FIELD_MOVIE_ID,
     FIELD_RATING,
     FIELD_YEAR,
+    HASH_FIELDS,
+    INDEX_OWNED_FIELDS,
     payload_to_poster,
     point_id,
-    poster_to_payload,
+    point_payload,
 )
 from poster_index.plan import Walk, laddered, planned_browse, planned_search, walk_for
 from poster_index.points import RETRIEVE_CHUNK, check_dimensions, stored_movie_ids
@@ -64,12 +72,19 @@ R = TypeVar("R")
 
 
 def _mapped_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turns the client's transport failures into IndexUnavailableError."""
+    """Turns the client's transport failures into IndexUnavailableError.
+
+    Also holds the index's I/O lock for the call: qdrant-client's local mode keeps its
+    collections in plain Python objects that concurrent calls from worker threads corrupt,
+    so there every call runs alone (a server takes concurrent calls; no lock then).
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        lock = getattr(args[0], "_io_lock", None) if args else None
         try:
-            return fn(*args, **kwargs)
+            with lock if lock is not None else contextlib.nullcontext():
+                return fn(*args, **kwargs)
         except grpc.RpcError as exc:
             code = exc.code() if isinstance(exc, grpc.Call) else None
             if code in _UNAVAILABLE_CODES or code is None:
@@ -135,12 +150,21 @@ class ServerPosterIndex:
         self._lock = threading.Lock()
         self._model: CollectionModel | None = None
         self._text: bool | None = None
+        options = client.init_options
+        local = options.get("path") is not None or options.get("location") == ":memory:"
+        self._io_lock: threading.RLock | None = threading.RLock() if local else None
 
     @_mapped_errors
     def _read_model(self) -> CollectionModel | None:
         if not self._client.collection_exists(self._collection):
             return None
         info = self._client.get_collection(self._collection)
+        if info.status == models.CollectionStatus.RED:
+            # Qdrant's own word that an optimization failed on the collection's data.
+            raise IndexDamagedError(
+                f"Qdrant reports collection {self._collection!r} as damaged (status red); "
+                "see the Qdrant server's log, or re-ingest into a fresh collection"
+            )
         meta = info.config.metadata or {}
         if _META_MODEL_ID in meta and _META_DIMENSION in meta:
             return CollectionModel(str(meta[_META_MODEL_ID]), int(meta[_META_DIMENSION]))
@@ -203,24 +227,45 @@ class ServerPosterIndex:
         """The model recorded with the collection, or None when there is no collection."""
         return self._read_model()
 
+    def _stored_payloads(self, ids: Sequence[str], fields: Sequence[str]) -> dict[str, dict]:
+        """point id -> the named payload fields, for each of ids that is stored."""
+        found: dict[str, dict] = {}
+        for start in range(0, len(ids), RETRIEVE_CHUNK):
+            records = self._client.retrieve(
+                self._collection,
+                ids=list(ids[start : start + RETRIEVE_CHUNK]),
+                with_payload=list(fields),
+                with_vectors=False,
+            )
+            found.update({str(r.id): dict(r.payload or {}) for r in records})
+        return found
+
     @_mapped_errors
-    def upsert(self, items: Sequence[PosterVector]) -> None:
+    def upsert(
+        self, items: Sequence[PosterVector], image_hashes: Mapping[str, str] | None = None
+    ) -> None:
         """Stores posters with their vectors, replacing any with the same movie id.
+
+        Index-owned payload fields (a caption) of a replaced point are kept unless the
+        poster sets them; image_hashes (movie id -> poster file hash) are recorded.
 
         Raises:
             ModelMismatchError: A vector's size is not the collection's dimension.
         """
         if not items:
             return
+        hashes = image_hashes or {}
         if self._model is None:
             # Written by another process (ingest shards, a second replica): its record holds.
             self._model = self._read_model()
         if self._model is not None:
             check_dimensions(items, self._model.dimension)
+        ids = [point_id(item.poster.movie_id) for item in items]
+        stored = self._stored_payloads(ids, INDEX_OWNED_FIELDS)
         with_text = self.has_text()
         points = []
-        for item in items:
-            payload = poster_to_payload(item.poster)
+        for pid, item in zip(ids, items, strict=True):
+            payload = point_payload(item.poster, hashes.get(item.poster.movie_id), stored.get(pid))
             vectors: dict[str, Any] = {VECTOR_NAME: [float(x) for x in item.vector]}
             if with_text:
                 payload, terms = text_payload(payload)
@@ -228,12 +273,95 @@ class ServerPosterIndex:
                     vectors[TEXT_VECTOR] = models.SparseVector(
                         indices=terms.indices, values=terms.values
                     )
-            points.append(
-                models.PointStruct(
-                    id=point_id(item.poster.movie_id), vector=vectors, payload=payload
-                )
-            )
+            points.append(models.PointStruct(id=pid, vector=vectors, payload=payload))
         self._client.upsert(self._collection, points=points, wait=True)
+
+    @_mapped_errors
+    def update_payloads(self, items: Sequence[PayloadUpdate]) -> None:
+        """Replaces the payload of stored posters, keeping their vectors."""
+        if not items:
+            return
+        ids = [point_id(item.poster.movie_id) for item in items]
+        stored = self._stored_payloads(ids, INDEX_OWNED_FIELDS)
+        with_text = self.has_text()
+        for pid, item in zip(ids, items, strict=True):
+            if pid not in stored:
+                continue
+            payload = point_payload(item.poster, item.image_hash, stored[pid])
+            operations: list[models.UpdateOperation] = []
+            if with_text:
+                # The movie's words may have changed: its BM25 vector follows them, in the
+                # same request as the payload.
+                payload, terms = text_payload(payload)
+                operations.append(
+                    models.UpdateVectorsOperation(
+                        update_vectors=models.UpdateVectors(
+                            points=[
+                                models.PointVectors(
+                                    id=pid,
+                                    vector={
+                                        TEXT_VECTOR: models.SparseVector(
+                                            indices=terms.indices, values=terms.values
+                                        )
+                                    },
+                                )
+                            ]
+                        )
+                    )
+                    if terms is not None
+                    else models.DeleteVectorsOperation(
+                        delete_vectors=models.DeleteVectors(points=[pid], vector=[TEXT_VECTOR])
+                    )
+                )
+            operations.insert(
+                0,
+                models.OverwritePayloadOperation(
+                    overwrite_payload=models.SetPayload(payload=payload, points=[pid])
+                ),
+            )
+            self._client.batch_update_points(self._collection, operations, wait=True)
+
+    @_mapped_errors
+    def stored_content(self, movie_ids: Iterable[str]) -> dict[str, StoredContent]:
+        """The recorded hashes of each of movie_ids that is stored."""
+        by_point = {point_id(m): m for m in movie_ids}
+        stored = self._stored_payloads(list(by_point), HASH_FIELDS)
+        return {
+            by_point[pid]: StoredContent(
+                metadata_hash=payload.get(FIELD_METADATA_HASH),
+                image_hash=payload.get(FIELD_IMAGE_HASH),
+            )
+            for pid, payload in stored.items()
+        }
+
+    @_mapped_errors
+    def movie_ids(self) -> set[str]:
+        """Every movie id in the collection."""
+        found: set[str] = set()
+        offset: Any = None
+        while True:
+            records, offset = self._client.scroll(
+                self._collection,
+                limit=RETRIEVE_CHUNK,
+                offset=offset,
+                with_payload=[FIELD_MOVIE_ID],
+                with_vectors=False,
+            )
+            found.update(str((r.payload or {})[FIELD_MOVIE_ID]) for r in records)
+            if offset is None:
+                return found
+
+    @_mapped_errors
+    def delete(self, movie_ids: Iterable[str]) -> set[str]:
+        """Deletes movies by id; returns those that were stored."""
+        stored = self.existing_ids(list(dict.fromkeys(movie_ids)))
+        if stored:
+            self._client.delete(
+                self._collection,
+                points_selector=models.PointIdsList(points=[point_id(m) for m in stored]),
+                wait=True,
+            )
+        return stored
 
     @_mapped_errors
     def existing_ids(self, movie_ids: Iterable[str]) -> set[str]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from postersearch.domain import SearchFilter, SearchMode
+from postersearch.settings_errors import one_line_settings_errors
 from search_service.settings import SearchSettings
 
 _YEAR_RANGE = re.compile(r"^\s*(\d{4})?\s*(-)?\s*(\d{4})?\s*$")
@@ -198,6 +199,7 @@ def add_commands(subparsers: Any) -> None:
     p.set_defaults(func=demo_command)
 
 
+@one_line_settings_errors
 def search_command(args: argparse.Namespace) -> int:
     """Runs one search and prints a table; exit 0, 2 for a refused request, 1 when down."""
     from search_service.errors import DependencyUnavailableError, SearchError
@@ -259,11 +261,13 @@ def _page_json(page: Any) -> dict[str, Any]:
     }
 
 
+@one_line_settings_errors
 def search_server_command(args: argparse.Namespace) -> int:
     """Runs the search gRPC server until SIGTERM or SIGINT."""
+    from postersearch.grpc_server import exit_code_now
     from search_service.serve import run_search_server
 
-    return asyncio.run(
+    code = asyncio.run(
         run_search_server(
             search_settings_from(args),
             index_settings_from(args),
@@ -273,13 +277,16 @@ def search_server_command(args: argparse.Namespace) -> int:
             poster_roots=args.poster_root or (),
         )
     )
+    return exit_code_now(code, thread_prefix="encoder-")
 
 
+@one_line_settings_errors
 def serve_command(args: argparse.Namespace) -> int:
     """Runs encoder, search and the web page in one process."""
+    from postersearch.grpc_server import exit_code_now
     from search_service.serve import run_serve
 
-    return asyncio.run(
+    code = asyncio.run(
         run_serve(
             search_settings_from(args),
             index_settings_from(args),
@@ -289,8 +296,10 @@ def serve_command(args: argparse.Namespace) -> int:
             args.poster_root or (),
         )
     )
+    return exit_code_now(code, thread_prefix="encoder-")
 
 
+@one_line_settings_errors
 def demo_command(args: argparse.Namespace) -> int:
     """Runs the demo: collection, ingest, example searches."""
     from search_service.demo import DemoOptions, run_demo

@@ -14,12 +14,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
-from poster_index.base import IndexUnavailableError, PosterIndex
+from poster_index.base import IndexDamagedError, IndexUnavailableError, PosterIndex
 from poster_index.hybrid import BRANCH_VECTOR
 from poster_index.lexical import lexical_query
 from postersearch.domain import CollectionModel, SearchFilter, SearchHit, SearchMode
 from postersearch.encoding import (
     Encoder,
+    EncoderError,
     EncoderInfo,
     EncoderUnavailableError,
     ImageFailure,
@@ -271,20 +272,19 @@ class PosterSearch:
 
         The encoder is asked to encode a short text, not just for its info: a remote
         encoder's info is remembered by its client, so only a real call notices it going
-        away. A missing collection is not an error here: the service is up and says so to
-        each query until posters are ingested.
+        away. A missing collection makes the service not ready (every query would be
+        refused); it becomes ready once an ingest creates the collection.
 
         Raises:
-            DependencyUnavailableError: Either dependency does not answer, or the encoder
-                runs another model than the one whose vectors the collection holds.
+            DependencyUnavailableError: Either dependency does not answer, there is no
+                collection yet, the collection is damaged, or the encoder runs another
+                model than the one whose vectors the collection holds.
         """
         info = await self._encoder_call(self._encoder.info())
         self._encoder_info = info
         await self._encoder_call(self._encoder.encode_texts([_PROBE_TEXT]))
-        collection = await self._call_index(self._index.collection_model)
-        if collection is not None:
-            self._collection = collection
-            self._check_model(info, collection)
+        collection = await self._collection_model()
+        self._check_model(info, collection)
 
     def _page(self, limit: int | None, offset: int | None) -> tuple[int, int]:
         s = self._settings
@@ -367,9 +367,14 @@ class PosterSearch:
             ) from exc
         except InvalidInputError as exc:
             raise InvalidRequestError(f"the encoder refused the input: {exc}") from exc
+        except EncoderError as exc:
+            # Refused for a reason of the service's own making (its key): not the caller's.
+            raise DependencyUnavailableError("encoder", str(exc)) from exc
 
     async def _call_index(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         try:
             return await asyncio.to_thread(fn, *args, **kwargs)
+        except IndexDamagedError as exc:
+            raise DependencyUnavailableError("qdrant", str(exc)) from exc
         except IndexUnavailableError as exc:
             raise DependencyUnavailableError("qdrant", f"Qdrant is unavailable: {exc}") from exc

@@ -26,10 +26,15 @@ log = logging.getLogger(__name__)
 
 
 def open_search_index(settings: IndexSettings) -> PosterIndex:
-    """The index the settings name: an Edge shard on disk or a Qdrant server."""
+    """The index the settings name: an Edge shard on disk or a Qdrant server.
+
+    An Edge shard is loaded on first use, not here: a shard an ingest creates later is
+    found then, and a shard that cannot be opened (damaged, locked by a running ingest)
+    is reported by each call, so a server starts and says why instead of dying.
+    """
     from poster_index.factory import open_index
 
-    return open_index(settings)
+    return open_index(settings, open_now=False)
 
 
 def local_model_for(requested: str | None, collection: CollectionModel | None) -> str | None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import grpc
 
+from poster_index.base import IndexUnavailableError
 from poster_index.settings import IndexSettings
 from postersearch.domain import SearchFilter, SearchMode
 from postersearch.encoding import EncoderInfo, ImageOutcome, Vectors
@@ -74,7 +75,11 @@ async def ask_embedded(
     """
     index = await asyncio.to_thread(open_search_index, index_settings)
     try:
-        collection = await asyncio.to_thread(index.collection_model)
+        try:
+            collection = await asyncio.to_thread(index.collection_model)
+        except IndexUnavailableError as exc:
+            # Damaged, or locked by a running ingest: one line saying which.
+            raise DependencyUnavailableError("qdrant", str(exc)) from exc
         if collection is None:
             where = index_settings.path if index_settings.backend == "edge" else index_settings.url
             raise DependencyUnavailableError(

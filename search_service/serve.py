@@ -15,6 +15,7 @@ from poster_index.base import IndexUnavailableError, PosterIndex
 from poster_index.settings import IndexSettings
 from postersearch.domain import CollectionModel, SearchFilter
 from postersearch.encoding import Encoder
+from postersearch.grpc_server import drain_and_stop
 from postersearch.metrics import start_metrics_server
 from search_service.core import PosterSearch
 from search_service.embedded import (
@@ -59,9 +60,16 @@ async def _start_web(
     from web_ui.app import create_app, serve_http
 
     chosen = list(roots) or await asyncio.to_thread(guess_poster_roots, index)
+    app = create_app(search, chosen, api_key=settings.http_api_key)
     task = asyncio.create_task(
-        serve_http(create_app(search, chosen), settings.host, settings.http_port)
+        serve_http(app, settings.host, settings.http_port, grace_s=settings.grace_s)
     )
+    if settings.api_key and not settings.http_api_key:
+        log.warning(
+            "SEARCH_API_KEY guards gRPC only: the web page's JSON API on port %d is open "
+            "(set SEARCH_HTTP_API_KEY to guard it too)",
+            settings.http_port,
+        )
     host = "localhost" if settings.host in {"0.0.0.0", "::"} else settings.host
     log.info(
         "web page http://%s:%d/ (posters from %s)",
@@ -77,6 +85,14 @@ async def _stop(task: asyncio.Task[Any] | None) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def _close_within(encoder: Encoder, grace_s: float) -> None:
+    """Releases the encoder; work its threads still do is left to end with the process."""
+    try:
+        await asyncio.wait_for(encoder.close(), max(0.5, grace_s))
+    except TimeoutError:
+        log.warning("releasing the encoder took longer than the grace; exiting anyway")
 
 
 def _failed(task: asyncio.Task[Any] | None) -> bool:
@@ -101,6 +117,9 @@ async def run_search_server(
     NOT_SERVING and searches UNAVAILABLE until it is ready. With web, the web page and
     JSON API answer on ``settings.http_port`` too, over the same search.
     """
+    from encoder_service.admission import admitted
+    from encoder_service.settings import EncoderSettings
+
     start_metrics_server(settings.metrics_port)
     index = await asyncio.to_thread(open_search_index, index_settings)
     collection = await asyncio.to_thread(_collection_or_none, index)
@@ -122,6 +141,8 @@ async def run_search_server(
                 failed.set()
 
         load = asyncio.create_task(load_model())
+    # Image searches pass the same decode admission as the encoder service's callers.
+    encoder = admitted(encoder, EncoderSettings().decode_budget())
     search = PosterSearch(encoder, index, settings)
     server, port = create_server(settings, search)
     await server.start()
@@ -136,10 +157,9 @@ async def run_search_server(
             failed.set()
         log.info("stopping: in-flight calls get %.1f s", settings.grace_s)
     finally:
-        for task in (http, failure, load):
-            await _stop(task)
-        await server.stop()
-        await encoder.close()
+        # Everything stops at once, so the whole stop fits in one grace.
+        await asyncio.gather(_stop(http), _stop(failure), _stop(load), server.stop())
+        await _close_within(encoder, settings.grace_s)
         await asyncio.to_thread(index.close)
     log.info("search stopped")
     return 1 if failed.is_set() else 0
@@ -178,6 +198,7 @@ async def run_serve(
     One in-process encoder answers both the encoder service and the searches, so the
     model is loaded once and searches skip the gRPC hop.
     """
+    from encoder_service.admission import admitted
     from encoder_service.server import create_server as create_encoder_server
     from encoder_service.settings import EncoderSettings
 
@@ -185,11 +206,15 @@ async def run_serve(
     index = await asyncio.to_thread(open_search_index, index_settings)
     collection = await asyncio.to_thread(_collection_or_none, index)
     local = settings.model_copy(update={"encoder_target": ""})
-    encoder = await open_encoder(local, local_model_for(model, collection), device)
-    search = PosterSearch(encoder, index, settings)
-    encoder_server, bound_encoder_port = create_encoder_server(
-        EncoderSettings(host=settings.host, port=encoder_port), encoder
+    encoder_settings = EncoderSettings(host=settings.host, port=encoder_port)
+    # One admission for both doors: the web page and search gRPC in this process, and
+    # the encoder service's callers, share the decode budget.
+    encoder = admitted(
+        await open_encoder(local, local_model_for(model, collection), device),
+        encoder_settings.decode_budget(),
     )
+    search = PosterSearch(encoder, index, settings)
+    encoder_server, bound_encoder_port = create_encoder_server(encoder_settings, encoder)
     search_server, search_port = create_server(settings, search)
     await encoder_server.start()
     await search_server.start()
@@ -201,10 +226,11 @@ async def run_serve(
         web_failed = _failed(http)
         log.info("stopping: in-flight calls get %.1f s", settings.grace_s)
     finally:
-        await _stop(http)
-        await search_server.stop()
-        await encoder_server.stop(settings.grace_s)
-        await encoder.close()
+        # Everything stops at once, so the whole stop fits in one grace.
+        await asyncio.gather(
+            _stop(http), search_server.stop(), drain_and_stop(encoder_server, settings.grace_s)
+        )
+        await _close_within(encoder, settings.grace_s)
         await asyncio.to_thread(index.close)
     log.info("stopped")
     return 1 if web_failed else 0

@@ -13,7 +13,12 @@ import logging
 
 from grpc_health.v1 import health
 
-from postersearch.grpc_server import ServerOptions, create_grpc_server, set_serving
+from postersearch.grpc_server import (
+    ServerOptions,
+    create_grpc_server,
+    drain_and_stop,
+    set_serving,
+)
 from postersearch.metrics import GrpcMetricsInterceptor
 from postersearch.v1 import search_pb2_grpc
 from search_service.core import PosterSearch
@@ -68,13 +73,16 @@ class SearchServer:
         self._probe = asyncio.create_task(self._watch(), name="search-readiness")
 
     async def stop(self, grace_s: float | None = None) -> None:
-        """Stops probing, then lets in-flight calls finish for grace_s seconds."""
+        """Stops probing, then drains: new calls get UNAVAILABLE, in-flight ones finish
+        within grace_s seconds."""
         if self._probe is not None:
             self._probe.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._probe
             self._probe = None
-        await self.server.stop(self._grace_s if grace_s is None else grace_s)
+        self.serving = False
+        self._serving_event.clear()
+        await drain_and_stop(self.server, self._grace_s if grace_s is None else grace_s)
 
     async def check_now(self) -> bool:
         """Probes the dependencies once and updates health; True when serving."""

@@ -14,6 +14,8 @@ from typing import TypeVar
 
 import grpc
 
+from postersearch.callers import CALLER, caller_of_peer
+from postersearch.grpc_server import bounded
 from postersearch.v1 import search_pb2, search_pb2_grpc
 from search_service.core import PosterSearch
 from search_service.errors import (
@@ -73,7 +75,7 @@ async def _within_deadline(
             "search finished",
         )
     except SearchError as exc:
-        await context.abort(status_of(exc), str(exc))
+        await context.abort(status_of(exc), bounded(str(exc)))
     except Exception:
         # The details of an unexpected failure go to the log, not to the caller.
         log.exception("search call failed")
@@ -107,6 +109,7 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
         self, request: search_pb2.SearchByImageRequest, context: grpc.aio.ServicerContext
     ) -> search_pb2.SearchResponse:
         """Posters that look like the given image."""
+        CALLER.set(caller_of_peer(context.peer()))
         limit, offset = page_args(request)
         flt = filter_from_pb(request.filter)
         page = await _within_deadline(

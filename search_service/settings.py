@@ -30,6 +30,10 @@ class SearchSettings(BaseSettings):
         grace_s: How long in-flight calls may finish on shutdown.
         metrics_port: Prometheus metrics port; 0 disables.
         http_port: Web page port of ``poster-search serve``.
+        http_api_key: When set, the web page's JSON API (``/api/...``) needs
+            ``Authorization: Bearer <key>``; the page itself, its files, poster images and
+            ``/healthz`` stay public. Separate from api_key (gRPC) because a browser
+            page that holds no key cannot call a keyed API.
     """
 
     model_config = SettingsConfigDict(env_prefix="SEARCH_", extra="ignore")
@@ -50,8 +54,9 @@ class SearchSettings(BaseSettings):
     grace_s: float = Field(default=5.0, ge=0)
     metrics_port: int = Field(default=0, ge=0, le=65535)
     http_port: int = Field(default=8080, ge=0, le=65535)
+    http_api_key: str | None = None
 
-    @field_validator("api_key", "encoder_api_key", mode="before")
+    @field_validator("api_key", "encoder_api_key", "http_api_key", mode="before")
     @classmethod
     def _empty_key_is_none(cls, value: object) -> object:
         # SEARCH_API_KEY= (set but empty, as in .env.example) means no key, not a key of "".

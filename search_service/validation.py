@@ -13,18 +13,41 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from postersearch.domain import RATING_MAX, RATING_MIN, SearchFilter
+from postersearch.text import is_blank, without_invisible
 from search_service.errors import InvalidRequestError
 
 _WHITESPACE = re.compile(r"\s+")
+# Far more than any real filter (TMDB and MovieLens have 20 genres each); it bounds the
+# work of a request and the length of the message that names its unknown genres.
+MAX_FILTER_GENRES = 100
+MAX_GENRE_CHARS = 100
+# Known genres named in an "unknown genre" message before the rest are counted.
+_LISTED_GENRES = 50
 
 
 def normalise_query(text: str) -> str:
-    """The query as it is encoded and cached: NFC, whitespace collapsed, ends trimmed.
+    """The query as it is encoded and cached: NFC, control and zero-width characters
+    removed, whitespace collapsed, ends trimmed; "" when nothing readable is left.
 
     Case is kept: the tokenizer of the model may tell "Alien" from "alien", so the cache
     key must be exactly what the model sees.
     """
-    return _WHITESPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+    text = _WHITESPACE.sub(" ", without_invisible(unicodedata.normalize("NFC", text))).strip()
+    return "" if is_blank(text) else text
+
+
+def check_filter_size(flt: SearchFilter) -> None:
+    """Refuses a filter naming more genres, or longer genre names, than any collection has."""
+    count = len(flt.genres_any) + len(flt.genres_all) + len(flt.genres_none)
+    if count > MAX_FILTER_GENRES:
+        raise InvalidRequestError(
+            f"the filter names {count} genres; at most {MAX_FILTER_GENRES} are accepted"
+        )
+    longest = max((len(g) for g in flt.genres()), default=0)
+    if longest > MAX_GENRE_CHARS:
+        raise InvalidRequestError(
+            f"a genre name is {longest} characters long; at most {MAX_GENRE_CHARS} are accepted"
+        )
 
 
 def check_query_length(text: str, max_chars: int) -> None:
@@ -57,7 +80,8 @@ def check_page(
 
 
 def check_ranges(flt: SearchFilter) -> None:
-    """Refuses an empty year range and a minimum rating off the 0-10 scale."""
+    """Refuses an oversized filter, an empty year range and a rating off the 0-10 scale."""
+    check_filter_size(flt)
     if flt.year_from is not None and flt.year_to is not None and flt.year_from > flt.year_to:
         raise InvalidRequestError(
             f"year_from ({flt.year_from}) is after year_to ({flt.year_to}); "
@@ -108,7 +132,10 @@ def resolve_genres(flt: SearchFilter, known: Mapping[str, int]) -> SearchFilter:
             raise InvalidRequestError(
                 f"unknown genre {names}: the collection holds no genres yet (is it ingested?)"
             )
-        listing = ", ".join(sorted(known))
+        names_sorted = sorted(known)
+        listing = ", ".join(names_sorted[:_LISTED_GENRES])
+        if len(names_sorted) > _LISTED_GENRES:
+            listing += f" and {len(names_sorted) - _LISTED_GENRES} more (ListGenres lists them)"
         noun = "genre" if len(unknown) == 1 else "genres"
         raise InvalidRequestError(f"unknown {noun} {names}; known genres: {listing}")
     return resolved

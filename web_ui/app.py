@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
@@ -22,6 +23,8 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from postersearch.callers import CALLER
+from postersearch.grpc_server import bounded
 from search_service.errors import (
     DependencyUnavailableError,
     InvalidRequestError,
@@ -38,6 +41,12 @@ log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
 DEFAULT_MAX_UPLOAD_BYTES = 16 * 1024 * 1024
+# A search request is a query of at most a few thousand characters and a filter: far
+# below this. Bodies are counted as they stream in, so a larger one is never held.
+DEFAULT_MAX_JSON_BYTES = 64 * 1024
+# What the page and probes need answers without the key; the JSON API needs it when set.
+API_PREFIX = "/api/"
+PUBLIC_API_PATHS = frozenset({"/api/openapi.json"})
 # The page loads nothing but its own files and the poster images (which may be http(s)
 # URLs of the dataset); no script or style from anywhere else may run.
 _PAGE_HEADERS = {
@@ -51,7 +60,7 @@ _PAGE_HEADERS = {
 
 
 def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
+    return JSONResponse({"error": bounded(message)}, status_code=status, headers=headers)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -91,14 +100,44 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation)
 
 
-async def _json_body(request: Request) -> Any:
-    raw = await request.body()
+async def _json_body(request: Request, limit: int) -> Any:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"the body is {declared} bytes; at most {limit} are accepted")
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limit:
+            raise PayloadTooLargeError(f"the body is over the limit of {limit} bytes")
     if not raw.strip():
         return {}
     try:
-        return json.loads(raw)
+        return json.loads(bytes(raw))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidRequestError(f"the request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidRequestError("the request body is not valid JSON: nested too deep") from None
+
+
+def _install_api_key(app: FastAPI, api_key: str) -> None:
+    expected = f"Bearer {api_key}".encode()
+
+    @app.middleware("http")
+    async def require_key(request: Request, call_next: Any) -> Response:
+        path = request.url.path
+        if path.startswith(API_PREFIX) and path not in PUBLIC_API_PATHS:
+            given = request.headers.get("authorization")
+            if given is None:
+                return _error(
+                    401,
+                    "missing 'Authorization: Bearer <key>' header",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            # Constant-time comparison, so the key cannot be guessed from response timing.
+            if not hmac.compare_digest(given.encode(), expected):
+                return _error(401, "wrong API key", headers={"WWW-Authenticate": "Bearer"})
+        response: Response = await call_next(request)
+        return response
 
 
 def _page_json(page: SearchPage, files: PosterFiles) -> dict[str, Any]:
@@ -111,6 +150,8 @@ def create_app(
     poster_roots: Sequence[Path] = (),
     *,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    max_json_bytes: int = DEFAULT_MAX_JSON_BYTES,
+    api_key: str | None = None,
 ) -> FastAPI:
     """The web page and JSON API over one PosterSearch.
 
@@ -119,6 +160,10 @@ def create_app(
         poster_roots: Folders whose files may be served as poster images. Posters whose
             path lies outside every root get no image (the page shows the title instead).
         max_upload_bytes: Largest image accepted by ``/api/search-by-image`` (413 above).
+        max_json_bytes: Largest JSON body accepted by ``POST /api/search`` (413 above).
+        api_key: When set, every ``/api/`` call but the schema needs
+            ``Authorization: Bearer <key>`` (401 without it); the page, its files, the
+            poster images and ``/healthz`` stay public.
 
     Returns:
         The FastAPI application; serve it with :func:`serve_http` or any ASGI server.
@@ -133,6 +178,8 @@ def create_app(
     )
     files = PosterFiles(poster_roots)
     _install_error_handlers(app)
+    if api_key:
+        _install_api_key(app, api_key)
 
     @app.get("/", include_in_schema=False)
     async def page() -> Response:
@@ -165,7 +212,7 @@ def create_app(
     @app.post("/api/search")
     async def search_post(request: Request) -> dict[str, Any]:
         """The same search with a JSON SearchRequest body."""
-        args = args_from_json(await _json_body(request))
+        args = args_from_json(await _json_body(request, max_json_bytes))
         page = await search.search(args.query, args.flt, args.limit, args.offset, args.mode)
         return _page_json(page, files)
 
@@ -183,6 +230,8 @@ def create_app(
         Filters, limit and offset travel in the query string.
         """
         args = args_from_query(request.query_params, with_query=False)
+        # Decode work is charged to the uploading client, as for gRPC callers.
+        CALLER.set(f"http:{request.client.host}" if request.client else "http:unknown")
         image = await read_image(request, max_upload_bytes)
         page = await search.search_by_image(image, args.flt, args.limit, args.offset)
         return response_json(page.hits, page.model_id, files)
@@ -219,12 +268,13 @@ async def _run(server: uvicorn.Server, host: str, port: int) -> None:
         raise OSError(f"the web page cannot listen on {host}:{port}") from None
 
 
-async def serve_http(app: FastAPI, host: str, port: int) -> None:
+async def serve_http(app: FastAPI, host: str, port: int, grace_s: float | None = None) -> None:
     """Serves app with uvicorn inside the running event loop until cancelled.
 
     Cancelling the awaiting task stops the server gracefully (open connections get
     uvicorn's graceful shutdown) before the cancellation propagates. Signals are left to
-    the caller, which cancels this task when it is told to stop.
+    the caller, which cancels this task when it is told to stop; open connections get at
+    most grace_s seconds (None: as long as they take).
 
     Raises:
         OSError: The address cannot be bound (port in use, no such interface).
@@ -237,6 +287,7 @@ async def serve_http(app: FastAPI, host: str, port: int) -> None:
         log_config=None,
         access_log=False,
         lifespan="off",
+        timeout_graceful_shutdown=int(grace_s) if grace_s is not None else None,
     )
     server = _EmbeddedServer(config)
     task = asyncio.ensure_future(_run(server, host, port))

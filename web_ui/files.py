@@ -15,6 +15,8 @@ POSTER_URL_PREFIX = "/posters/"
 # Only image files are ever served, so a root wider than intended (a home folder, say)
 # still exposes no documents, keys or configuration that happen to sit under it.
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".avif", ".bmp"})
+# Longer than any path a poster folder holds (Linux allows 4,096 bytes in all).
+MAX_PATH_CHARS = 1024
 
 
 def _is_url(poster: str) -> bool:
@@ -56,12 +58,17 @@ class PosterFiles:
             return None
         if _is_url(poster):
             return poster
+        if "\x00" in poster or len(poster) > MAX_PATH_CHARS:
+            return None
         path = Path(poster).expanduser()
         for root in self._roots:
-            candidate = (path if path.is_absolute() else root / path).resolve()
-            if self._servable(candidate, root):
-                relative = candidate.relative_to(root).as_posix()
-                return POSTER_URL_PREFIX + quote(relative)
+            try:
+                candidate = (path if path.is_absolute() else root / path).resolve()
+                if self._servable(candidate, root):
+                    relative = candidate.relative_to(root).as_posix()
+                    return POSTER_URL_PREFIX + quote(relative)
+            except (OSError, ValueError):
+                continue
         return None
 
     def resolve(self, relative: str) -> Path | None:
@@ -74,10 +81,16 @@ class PosterFiles:
         pure = PurePosixPath(relative)
         if not relative or pure.is_absolute() or ".." in pure.parts or "\\" in relative:
             return None
+        if "\x00" in relative or len(relative) > MAX_PATH_CHARS:
+            return None
         for root in self._roots:
-            candidate = (root / pure).resolve()
-            if self._servable(candidate, root):
-                return candidate
+            try:
+                candidate = (root / pure).resolve()
+                if self._servable(candidate, root):
+                    return candidate
+            except (OSError, ValueError):
+                # A component too long for the file system, or a byte it refuses.
+                continue
         return None
 
     @staticmethod

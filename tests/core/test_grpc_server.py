@@ -62,19 +62,30 @@ async def test_reflection_lists_services(running: tuple[str, object]) -> None:
     assert "grpc.health.v1.Health" in names
 
 
+async def _call_service(target: str, metadata: tuple[tuple[str, str], ...] = ()) -> None:
+    async with grpc.aio.insecure_channel(target) as channel:
+        call = channel.unary_unary(f"/{SERVICE}/GetInfo")
+        await call(b"", metadata=metadata)
+
+
 @pytest.mark.parametrize("running", ["s3cret"], indirect=True)
-async def test_api_key_guards_everything_but_health(running: tuple[str, object]) -> None:
+async def test_api_key_guards_everything_but_health_and_reflection(
+    running: tuple[str, object],
+) -> None:
     target, _ = running
-    # Health answers without a key, so orchestrators can probe it.
+    # Health and the schema answer without a key: orchestrators probe, grpcurl finds health.
     assert await _check(target) == health_pb2.HealthCheckResponse.NOT_SERVING
+    assert SERVICE in await _list_services(target)
     with pytest.raises(grpc.aio.AioRpcError) as missing:
-        await _list_services(target)
+        await _call_service(target)
     assert missing.value.code() == grpc.StatusCode.UNAUTHENTICATED
     with pytest.raises(grpc.aio.AioRpcError) as wrong:
-        await _list_services(target, (("authorization", "Bearer nope"),))
+        await _call_service(target, (("authorization", "Bearer nope"),))
     assert wrong.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert "wrong API key" in (wrong.value.details() or "")
-    assert SERVICE in await _list_services(target, (("authorization", "Bearer s3cret"),))
+    with pytest.raises(grpc.aio.AioRpcError) as past_auth:
+        await _call_service(target, (("authorization", "Bearer s3cret"),))
+    assert past_auth.value.code() == grpc.StatusCode.UNIMPLEMENTED  # no such service here
 
 
 async def test_metrics_count_calls_by_status(running: tuple[str, object]) -> None:

@@ -95,3 +95,64 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.max_queue == 10
     assert settings.model == "google/siglip2-base-patch16-256"
     assert EncoderSettings(port=7000).port == 7000
+
+
+def test_bad_encoder_settings_are_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ENCODER_MAX_BATCH_SIZE", "0")
+    monkeypatch.setenv("ENCODER_PORT", "eighty")
+    assert cli.main(["encoder"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: bad setting ")
+    assert "ENCODER_MAX_BATCH_SIZE='0'" in err and "ENCODER_PORT='eighty'" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_sigterm_during_heavy_decoding_exits_within_the_grace(tiny_model_dir: Path) -> None:
+    """Decoding threads cannot be interrupted; the process must not wait for them."""
+    import io
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (6000, 6000), (10, 200, 10)).save(out, format="PNG")
+    giant = out.getvalue()
+    port = _free_port()
+    env = {
+        **os.environ,
+        "ENCODER_HOST": "127.0.0.1",
+        "ENCODER_GRACE_SECONDS": "1",
+        "ENCODER_DECODE_WORKERS": "2",
+        "HF_HUB_OFFLINE": "1",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "postersearch.cli", "encoder", "--model", str(tiny_model_dir),
+         "--port", str(port), "--device", "cpu"],
+        env=env, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            grpc.channel_ready_future(channel).result(timeout=60)
+            health = health_pb2_grpc.HealthStub(channel)
+            deadline = time.monotonic() + 60
+            while health.Check(health_pb2.HealthCheckRequest()).status != 1:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+            stub = encoder_pb2_grpc.EncoderServiceStub(channel)
+            # Several seconds of decoding on two threads: five 36-million-pixel PNGs.
+            pending = stub.EncodeImages.future(pb.EncodeImagesRequest(images=[giant] * 5))
+            time.sleep(1.0)
+            stopped_at = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+            took = time.monotonic() - stopped_at
+            pending.cancel()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0
+    assert took < 1 + 2.0, f"took {took:.1f} s to exit after SIGTERM with a 1 s grace"

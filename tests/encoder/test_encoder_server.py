@@ -12,7 +12,7 @@ from encoder_samples import bad_images, jpeg
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from encoder_service.client import GrpcEncoder
+from encoder_service.client import EncoderAuthError, GrpcEncoder
 from encoder_service.local import LocalEncoder
 from encoder_service.server import SERVICE_NAME, create_server
 from encoder_service.settings import EncoderSettings
@@ -191,18 +191,49 @@ async def test_streaming_answers_every_batch_with_its_sequence(start_server: Ser
     np.testing.assert_allclose(answers[4][0], direct[0], atol=1e-5)  # type: ignore[arg-type]
 
 
-async def test_a_bad_batch_ends_the_stream_naming_it(start_server: ServerFactory) -> None:
+@pytest.mark.parametrize("text", ["\x00\x00", "\u200b\u200c\u200d", "\ufeff \u2060\t"])
+async def test_text_with_nothing_visible_is_refused(start_server: ServerFactory, text: str) -> None:
+    target, _ = await start_server()
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await _call_text(target, ["a poster", text])
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "text 1 has no visible characters" in (raised.value.details() or "")
+
+
+async def test_an_empty_batch_gets_an_empty_answer_and_the_stream_goes_on(
+    start_server: ServerFactory,
+) -> None:
     target, _ = await start_server()
 
     async def batches() -> AsyncIterator[tuple[int, list[bytes]]]:
         yield 10, [jpeg()]
         yield 11, []
+        yield 12, [jpeg(seed=2), jpeg(seed=3)]
 
     client = GrpcEncoder(target)
     try:
-        with pytest.raises(InvalidInputError, match="batch 11: no images given"):
-            async for _ in client.encode_image_stream(batches()):
-                pass
+        answers = {seq: out async for seq, out in client.encode_image_stream(batches())}
+    finally:
+        await client.close()
+    assert {seq: len(out) for seq, out in answers.items()} == {10: 1, 11: 0, 12: 2}
+
+
+async def test_a_bad_batch_ends_the_stream_after_the_answers_in_flight(
+    start_server: ServerFactory,
+) -> None:
+    target, _ = await start_server(max_batch_size=2)
+
+    async def batches() -> AsyncIterator[tuple[int, list[bytes]]]:
+        yield 10, [jpeg(), jpeg(seed=1)]
+        yield 11, [jpeg(seed=i) for i in range(3)]
+
+    client = GrpcEncoder(target)
+    answered: list[int] = []
+    try:
+        with pytest.raises(InvalidInputError, match="batch 11: 3 images given"):
+            async for sequence, _ in client.encode_image_stream(batches()):
+                answered.append(sequence)
+        assert answered == [10], "the batch before the bad one is answered, not lost"
         assert len(await client.encode_images([jpeg()])) == 1
     finally:
         await client.close()
@@ -242,8 +273,10 @@ async def test_api_key_guards_every_call_but_health(start_server: ServerFactory)
 
     wrong, right = GrpcEncoder(target, api_key="nope"), GrpcEncoder(target, api_key="s3cret")
     try:
-        with pytest.raises(EncoderUnavailableError, match="UNAUTHENTICATED"):
+        # Not "unavailable": a wrong key is no outage, and retrying cannot fix it.
+        with pytest.raises(EncoderAuthError, match="refused the API key") as refused:
             await wrong.encode_texts(["hi"])
+        assert not isinstance(refused.value, EncoderUnavailableError)
         assert (await right.encode_texts(["hi"])).shape == (1, 32)
     finally:
         await wrong.close()

@@ -96,3 +96,68 @@ def test_encoder_that_stays_down_exits_non_zero(
 def test_unknown_dataset_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ingest", str(tmp_path / "nothing"), "--index-path", str(tmp_path / "i")]) == 2
     assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_report_pointing_at_a_folder_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = generate_synthetic(tmp_path / "data", 2, seed=1)
+    argv = ["ingest", str(manifest), "--index-path", str(tmp_path / "i"), "--report", str(tmp_path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "is a folder" in err and "Traceback" not in err
+
+
+def test_delete_by_id(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from postersearch.domain import Poster, PosterVector
+
+    index = EdgePosterIndex(tmp_path / "index")
+    index.ensure_collection(CollectionModel("m", 4))
+    index.upsert([PosterVector(Poster(str(i), f"T{i}"), [1.0, 0, 0, float(i)]) for i in range(3)])
+    index.close()
+    argv = ["delete", "1", "404", "--index-path", str(tmp_path / "index"), "--json"]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out) == {"deleted": ["1"], "not_stored": ["404"]}
+    index = EdgePosterIndex(tmp_path / "index")
+    try:
+        assert index.movie_ids() == {"0", "2"}
+    finally:
+        index.close()
+    assert main(["delete", "x", "--index-path", str(tmp_path / "nothing")]) == 1
+    assert "no collection" in capsys.readouterr().err
+
+
+def test_a_wrong_encoder_key_stops_at_once(
+    tmp_path: Path, tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A refused key is no outage: retrying for seconds cannot fix it."""
+    import socket
+    import time
+
+    import grpc
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    env = {**_env(), "ENCODER_API_KEY": "s3cret", "ENCODER_HOST": "127.0.0.1"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "postersearch.cli", "encoder", "--model", str(tiny_model_dir),
+         "--port", str(port), "--device", "cpu"],
+        env=env, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            grpc.channel_ready_future(channel).result(timeout=60)
+        manifest = generate_synthetic(tmp_path / "data", 3, seed=1)
+        argv = [
+            "ingest", str(manifest), "--encoder", f"127.0.0.1:{port}",
+            "--encoder-api-key", "wrong", "--index-path", str(tmp_path / "index"),
+        ]  # fmt: skip
+        started = time.monotonic()
+        assert main(argv) == 1
+        assert time.monotonic() - started < 5
+        err = capsys.readouterr().err
+        assert "refused the API key" in err and "Traceback" not in err
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

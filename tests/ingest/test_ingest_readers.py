@@ -367,3 +367,55 @@ def test_manifest_words_of_the_wrong_type_reject_the_row(tmp_path: Path) -> None
     assert [(r.line, r.raw_id) for r in rejected] == [(2, "2"), (3, "3")]
     assert "bad text" in rejected[0].reason
     assert "bad overview" in rejected[1].reason
+
+
+BAD_BYTE = b"\xff"
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "csv", "movielens", "tmdb"])
+def test_a_row_that_is_not_utf8_is_skipped_not_fatal(tmp_path: Path, kind: str) -> None:
+    """One stray byte (a Latin-1 title, a cut multi-byte character) costs its row only."""
+    if kind == "jsonl":
+        path = tmp_path / "manifest.jsonl"
+        good = [json.dumps({"id": str(i), "title": f"T{i}", "poster": "p.jpg"}) for i in (1, 3)]
+        path.write_bytes(
+            good[0].encode() + b"\n" + b'{"id": "2", "title": "Caf' + BAD_BYTE + b'", '
+            b'"poster": "p.jpg"}\n' + good[1].encode() + b"\n"
+        )
+        bad_line = 2
+    elif kind == "csv":
+        path = tmp_path / "manifest.csv"
+        path.write_bytes(b"id,title,poster\n1,T1,p.jpg\n2,Caf" + BAD_BYTE + b",p.jpg\n3,T3,p.jpg\n")
+        bad_line = 3
+    elif kind == "movielens":
+        path = tmp_path / "ml"
+        path.mkdir()
+        (path / "movies.csv").write_bytes(
+            b"movieId,title,genres\n1,T1 (1995),Drama\n2,Caf" + BAD_BYTE + b" (1996),Drama\n"
+            b"3,T3 (1997),Drama\n"
+        )
+        bad_line = 3
+    else:
+        path = tmp_path / "movies_metadata.csv"
+        header = b"id,title,genres,release_date,vote_average,vote_count,poster_path\n"
+        row = "{},{},[],2000-01-01,7,10,/{}.jpg\n"
+        path.write_bytes(
+            header + row.format(1, "T1", 1).encode() + row.format(2, "Caf", 2).encode()
+            .replace(b"Caf", b"Caf" + BAD_BYTE) + row.format(3, "T3", 3).encode()
+        )  # fmt: skip
+        bad_line = 3
+    posters, rejected = _split(list(read_dataset(path)))
+    assert [p.movie_id for p in posters] == ["1", "3"]
+    (row_error,) = rejected
+    assert row_error.line == bad_line
+    assert "not UTF-8" in row_error.reason and "0xff" in row_error.reason
+
+
+def test_json_nested_too_deep_is_a_skipped_row(tmp_path: Path) -> None:
+    path = tmp_path / "manifest.jsonl"
+    path.write_text(
+        "[" * 100_000 + "\n" + json.dumps({"id": "1", "title": "T", "poster": "p"}) + "\n"
+    )
+    posters, rejected = _split(list(read_dataset(path)))
+    assert [p.movie_id for p in posters] == ["1"]
+    assert rejected[0].line == 1

@@ -224,7 +224,7 @@ class FlakyIndex:
 
     def __getattr__(self, name: str) -> object:
         attr = getattr(self.inner, name)
-        if name not in {"existing_ids", "upsert"}:
+        if name not in {"stored_content", "upsert"}:
             return attr
 
         def call(*args: object) -> object:

@@ -88,6 +88,22 @@ def test_search_on_a_missing_collection_says_to_ingest(
     assert "ingest posters first" in err
 
 
+def test_search_on_a_damaged_collection_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from search_fixtures import build_index, seeded_posters
+
+    posters, vectors = seeded_posters(40)
+    build_index(tmp_path, posters, vectors).close()
+    (segment,) = [p for p in (tmp_path / "posters" / "segments").iterdir() if p.is_dir()]
+    with (segment / "payload_storage" / "page_0.dat").open("r+b") as f:
+        f.truncate(10)
+    code, _, err = _run(capsys, "search", "", "--genre", "Horror", "--index", str(tmp_path))
+    assert code == 1
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert "damaged" in err and "re-ingest" in err and "Traceback" not in err
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

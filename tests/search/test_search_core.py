@@ -238,7 +238,9 @@ async def test_an_empty_index_says_to_ingest(encoder: KeywordEncoder, tmp_path: 
         await search.search("x")
     with pytest.raises(DependencyUnavailableError, match="does not exist yet"):
         await search.search("", SearchFilter(genres_any=("Horror",)))
-    await search.check_ready()  # the service itself is up
+    # Not ready: every query would be refused, so health must say NOT_SERVING.
+    with pytest.raises(DependencyUnavailableError, match="does not exist yet"):
+        await search.check_ready()
     index.close()
 
 
