@@ -132,6 +132,10 @@ class LocalEncoder:
         """The model and limits of this encoder."""
         return self._info
 
+    def describe(self) -> str:
+        """One line saying what runs: model, device, dtype, backend, towers, threads."""
+        return self.runtime.describe()
+
     async def encode_texts(self, texts: Sequence[str]) -> Vectors:
         """Encodes texts into an (n, dimension) array, row i for texts[i]."""
         self._check_open()
