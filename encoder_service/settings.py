@@ -43,6 +43,8 @@ class EncoderSettings(BaseSettings):
             over the probes, for "auto" to keep it int8.
         torch_threads: Threads torch runs one forward pass with; 0 keeps torch's
             default (the cores it sees).
+        gpu_jpeg: Decode JPEGs on the GPU with nvJPEG when the model is on CUDA and
+            torchvision is installed; False decodes every image with Pillow.
         host: Interface the gRPC server binds.
         port: gRPC port; 0 picks a free one.
         api_key: When set, every call but health needs ``authorization: Bearer <key>``.
@@ -70,6 +72,7 @@ class EncoderSettings(BaseSettings):
     quantize: Quantize = "auto"
     quantize_min_cosine: float = Field(default=0.995, ge=0, le=1)
     torch_threads: int = Field(default=0, ge=0)
+    gpu_jpeg: bool = True
     host: str = "0.0.0.0"
     port: int = Field(default=50051, ge=0, le=65535)
     api_key: str | None = None
