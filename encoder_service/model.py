@@ -272,7 +272,8 @@ class ModelRuntime:
 
     @property
     def forward_passes(self) -> dict[str, int]:
-        """Forward passes run so far, by kind ("text", "image")."""
+        """Batches encoded so far, by kind ("text", "image"); on int8 towers a batch
+        runs as one pass per item."""
         with self._lock:
             return {"text": self._text_passes, "image": self._image_passes}
 
@@ -283,6 +284,17 @@ class ModelRuntime:
 
     def encode_texts(self, texts: Sequence[str]) -> Vectors:
         """Encodes a batch of texts into (n, dimension) normalised float32 vectors."""
+        if self.towers["text"].precision == "int8" and len(texts) > 1:
+            # int8 layers run each item alone anyway (see quantization); whole passes of
+            # one text keep the other layers' tensors small and in the CPU's caches.
+            vectors = np.concatenate([self._text_pass(texts[i : i + 1]) for i in range(len(texts))])
+        else:
+            vectors = self._text_pass(texts)
+        with self._lock:
+            self._text_passes += 1
+        return vectors
+
+    def _text_pass(self, texts: Sequence[str]) -> Vectors:
         # SigLIP pools the last token, so every text is padded to the full length: a
         # text's vector must not depend on the other texts it was batched with.
         features = self._model.preprocess(list(texts), processing_kwargs=self._text_kwargs)
@@ -290,13 +302,21 @@ class ModelRuntime:
             if isinstance(value, torch.Tensor):
                 features[key] = value.to(self.device, non_blocking=True)
         with torch.inference_mode():
-            vectors = self._embed(features)
-        with self._lock:
-            self._text_passes += 1
-        return vectors
+            return self._embed(features)
 
     def encode_pixels(self, images: Sequence[torch.Tensor]) -> Vectors:
         """Encodes resized images, each (3, size, size) uint8 RGB on any device."""
+        if self.towers["image"].precision == "int8" and len(images) > 1:
+            vectors = np.concatenate(
+                [self._pixel_pass(images[i : i + 1]) for i in range(len(images))]
+            )
+        else:
+            vectors = self._pixel_pass(images)
+        with self._lock:
+            self._image_passes += 1
+        return vectors
+
+    def _pixel_pass(self, images: Sequence[torch.Tensor]) -> Vectors:
         with torch.inference_mode():
             if len({img.device for img in images}) == 1:
                 # One copy of the whole uint8 batch to the device, not one per image.
@@ -305,10 +325,7 @@ class ModelRuntime:
                 batch = torch.stack([img.to(self.device) for img in images])
             pixels = (batch.float() / 255.0 - self._mean) / self._std
             features = {"modality": "image", "pixel_values": pixels.to(self.dtype)}
-            vectors = self._embed(features)
-        with self._lock:
-            self._image_passes += 1
-        return vectors
+            return self._embed(features)
 
     def warm_up(self) -> None:
         """Runs both towers once, so that the first request pays no lazy set-up."""
