@@ -7,12 +7,18 @@ since speed does not depend on the weights, then measures in one run:
   the model alone on pre-decoded pixels, and the gRPC service (EncodeImagesStream with
   dynamic batching and parallel decoding), all on the same posters;
 - the latency of one text query: a bare forward against EncodeText through gRPC;
-- 32 clients sending one query each at once against the same 32 queries one at a time.
+- 32 clients sending one query each at once against the same 32 queries one at a time;
+- on the CPU, the fast path (each tower with int8 Linear layers, ENCODER_QUANTIZE) beside
+  float32: p50 of one query, posters/s of the image tower, and agreement: the cosine of
+  the two vectors of each of 500 varied English and Korean queries (and of each distinct
+  poster), min and mean. The weights are random, so the agreement is that of this
+  architecture at random initialisation, not of the trained checkpoint.
 
 Measurements alternate between the paths and report medians, so that other load on the
 machine hits both alike.
 
     python bench/bench_encoder.py                       # CPU: small defaults, a few minutes
+    python bench/bench_encoder.py --model-dir /tmp/siglip2-random   # build once, reuse
     python bench/bench_encoder.py --device cuda --dtype bfloat16 --count 4096 --batch-size 256
 """
 
@@ -42,6 +48,54 @@ from encoder_service.settings import EncoderSettings
 from postersearch.random_siglip import SIGLIP2_BASE_256, build_random_siglip
 
 QUERY = "dark red horror movie poster with a single face"
+
+_EN_SUBJECTS = ["a single face", "a lone astronaut", "two lovers on a beach", "a haunted house",
+                "a detective under a street lamp", "a dragon over a castle", "soldiers in the mud",
+                "a family on a sofa", "a neon city at night", "a car chase in the desert",
+                "a girl with a red umbrella", "a robot in a field of flowers"]  # fmt: skip
+_EN_STYLES = ["dark red", "black and white", "bright pastel", "neon", "minimalist", "grainy",
+              "hand-drawn", "golden", "cold blue", "vintage 1970s"]  # fmt: skip
+_EN_GENRES = ["horror", "comedy", "science fiction", "romance", "war", "animated", "noir",
+              "thriller", "documentary", "fantasy"]  # fmt: skip
+_KO_SUBJECTS = ["한 사람의 얼굴", "외로운 우주비행사", "해변의 연인", "유령의 집",
+                "가로등 아래 탐정", "성 위를 나는 용", "진흙 속의 군인들", "소파 위의 가족",
+                "밤의 네온 도시", "사막의 자동차 추격", "빨간 우산을 든 소녀",
+                "꽃밭의 로봇"]  # fmt: skip
+_KO_STYLES = ["어두운 빨간색", "흑백", "밝은 파스텔", "네온사인이 많은", "미니멀한",
+              "거친 질감의",
+              "손그림 느낌의", "황금빛", "차가운 파란색", "70년대 빈티지"]  # fmt: skip
+_KO_GENRES = ["공포", "코미디", "공상과학", "로맨스", "전쟁", "애니메이션", "누아르", "스릴러",
+              "다큐멘터리", "판타지"]  # fmt: skip
+
+
+def varied_queries(count: int, seed: int = 0) -> list[str]:
+    """count distinct search texts, half English and half Korean, short to long."""
+    rng = np.random.default_rng(seed)
+    out: list[str] = []
+    seen: set[str] = set()
+    while len(out) < count:
+        korean = len(out) % 2 == 1
+        subjects, styles, genres = (
+            (_KO_SUBJECTS, _KO_STYLES, _KO_GENRES)
+            if korean
+            else (_EN_SUBJECTS, _EN_STYLES, _EN_GENRES)
+        )
+        subject, style, genre = rng.choice(subjects), rng.choice(styles), rng.choice(genres)
+        shape = int(rng.integers(0, 4))
+        if korean:
+            text = [f"{genre}", f"{style} {genre} 영화 포스터",
+                    f"{subject}, {style} {genre} 영화 포스터",
+                    f"{style} {genre} 영화, {subject}, "
+                    f"{rng.choice(subjects)}, 아래에 제목"][shape]  # fmt: skip
+        else:
+            text = [f"{genre}", f"{style} {genre} poster",
+                    f"{style} {genre} movie poster with {subject}",
+                    f"a {style} {genre} film poster showing {subject} and "
+                    f"{rng.choice(subjects)}, title at the bottom"][shape]  # fmt: skip
+        if text not in seen:
+            seen.add(text)
+            out.append(text)
+    return out
 
 
 def make_posters(count: int, seed: int = 0) -> list[bytes]:
@@ -139,6 +193,8 @@ async def run(args: argparse.Namespace) -> None:
         max_queue=max(4096, batch * (args.stream_concurrency + 2)),
         stream_concurrency=args.stream_concurrency,
         decode_workers=args.decode_workers or os.cpu_count() or 1,
+        quantize=args.quantize,
+        torch_threads=args.torch_threads,
     )
     runtime = await asyncio.to_thread(ModelRuntime.load, settings)
     runtime.warm_up()
@@ -150,7 +206,8 @@ async def run(args: argparse.Namespace) -> None:
     cores = os.cpu_count()
     kind = torch.cuda.get_device_name(0) if device.startswith("cuda") else f"CPU, {cores} cores"
     print(f"device: {device} ({kind}), dtype {dtype_name(runtime.dtype)}, torch threads "
-          f"{torch.get_num_threads()}")  # fmt: skip
+          f"{torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print(f"encoder: {runtime.describe()}")
     if not on_gpu:
         print("no GPU: running on the CPU with small defaults so that this ends in minutes")
     print(f"model: SigLIP2 B/16-256 architecture, random weights, {runtime.dimension}-d vectors")
@@ -226,6 +283,76 @@ async def run(args: argparse.Namespace) -> None:
     print(f"text    32 queries one after another        {serial_qps:10.2f} queries/s")
     print(f"text    32 clients at once (dynamic batch)  {concurrent_qps:10.2f} queries/s "
           f"in {concurrent_passes} forward passes, {concurrent_qps / serial_qps:.1f}x")  # fmt: skip
+    if any(t.precision == "int8" for t in runtime.towers.values()):
+        await asyncio.to_thread(fast_path, runtime, settings, args, batch)
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {cores} cores")
+
+
+def _encode_all(encode: Callable[[list], np.ndarray], items: list, batch: int) -> np.ndarray:
+    return np.concatenate([encode(items[i : i + batch]) for i in range(0, len(items), batch)])
+
+
+def _agreement(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    cosines = np.sum(a.astype(np.float64) * b, axis=1)
+    return float(cosines.min()), float(cosines.mean())
+
+
+_BLOCK = 5
+
+
+def fast_path(
+    fast: ModelRuntime, settings: EncoderSettings, args: argparse.Namespace, batch: int
+) -> None:
+    """The int8 path against float32, same model, same inputs, alternating; prints both."""
+    print()
+    print("building the float32 baseline (ENCODER_QUANTIZE=none) beside the fast path ...")
+    baseline = ModelRuntime.load(settings.model_copy(update={"quantize": "none"}))
+    baseline.warm_up()
+    queries = varied_queries(args.agreement_queries)
+    timed = queries[: args.fast_queries]
+    for runtime in (baseline, fast):
+        for text in timed[:3]:
+            runtime.encode_texts([text])
+    latency: dict[str, list[float]] = {"float32": [], "fast": []}
+    # The paths take turns in blocks of _BLOCK queries, the first of each block untimed: a
+    # service runs one path only, and a query right after the other path's pass would pay
+    # for that pass's weights in the caches.
+    for block, start in enumerate(range(0, len(timed), _BLOCK)):
+        pair = [("float32", baseline), ("fast", fast)]
+        for name, runtime in pair if block % 2 else pair[::-1]:
+            runtime.encode_texts([timed[start]])
+            for text in timed[start : start + _BLOCK]:
+                started = time.perf_counter()
+                runtime.encode_texts([text])
+                latency[name].append((time.perf_counter() - started) * 1000)
+    text_cos = _agreement(
+        _encode_all(baseline.encode_texts, queries, 32), _encode_all(fast.encode_texts, queries, 32)
+    )
+    distinct = make_posters(min(args.agreement_posters, 64), seed=1)
+    pixels = [bare_decode(p, fast.image.size) for p in distinct]
+    image_s: dict[str, list[float]] = {"float32": [], "fast": []}
+    for repeat in range(args.fast_repeats):
+        pair = [("float32", baseline), ("fast", fast)]
+        for name, runtime in pair if repeat % 2 else pair[::-1]:
+            image_s[name].append(model_only(runtime, pixels[:batch], batch))
+    image_cos = _agreement(
+        _encode_all(baseline.encode_pixels, pixels, batch),
+        _encode_all(fast.encode_pixels, pixels, batch),
+    )
+    f32_ms, fast_ms = statistics.median(latency["float32"]), statistics.median(latency["fast"])
+    f32_rate = batch / statistics.median(image_s["float32"])
+    fast_rate = batch / statistics.median(image_s["fast"])
+    print(f"fast path: {fast.describe()}")
+    print("random weights: the agreement is this architecture's at random initialisation")
+    print(f"{'':<44}{'float32':>10}{'fast path':>12}{'ratio':>8}")
+    print(f"{'text   one query, p50 (ms, ' + str(len(timed)) + ' queries)':<44}"
+          f"{f32_ms:>10.1f}{fast_ms:>12.1f}{f32_ms / fast_ms:>7.2f}x")  # fmt: skip
+    print(f"{'images model alone, batch ' + str(batch) + ' (posters/s)':<44}"
+          f"{f32_rate:>10.2f}{fast_rate:>12.2f}{fast_rate / f32_rate:>7.2f}x")  # fmt: skip
+    print(f"agreement  text: cosine over {len(queries)} English and Korean queries "
+          f"min {text_cos[0]:.4f}, mean {text_cos[1]:.4f}")  # fmt: skip
+    print(f"agreement  image: cosine over {len(pixels)} distinct posters "
+          f"min {image_cos[0]:.4f}, mean {image_cos[1]:.4f}")  # fmt: skip
 
 
 def main() -> None:
@@ -239,6 +366,12 @@ def main() -> None:
     parser.add_argument("--stream-concurrency", type=int, default=4)
     parser.add_argument("--decode-workers", type=int, help="default: every core")
     parser.add_argument("--model-dir", help="reuse (or build once into) this folder")
+    parser.add_argument("--quantize", default="auto", help="auto, int8 or none (ENCODER_QUANTIZE)")
+    parser.add_argument("--torch-threads", type=int, default=0, help="0: torch's default")
+    parser.add_argument("--fast-queries", type=int, default=40, help="CPU fast path: queries timed")
+    parser.add_argument("--fast-repeats", type=int, default=4, help="CPU fast path: image batches")
+    parser.add_argument("--agreement-queries", type=int, default=500)
+    parser.add_argument("--agreement-posters", type=int, default=32, help="distinct, at most 64")
     asyncio.run(run(parser.parse_args()))
 
 

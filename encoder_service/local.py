@@ -81,7 +81,8 @@ class LocalEncoder:
         runtime: The loaded model.
         settings: Limits, batching and decoding settings.
         jpeg_decoder: Decodes JPEG batches on the model's device; by default nvJPEG when
-            the model is on CUDA and torchvision is installed, else none (Pillow only).
+            the model is on CUDA, torchvision is installed and settings.gpu_jpeg is set,
+            else none (Pillow only).
     """
 
     def __init__(
@@ -99,7 +100,9 @@ class LocalEncoder:
         self._decode = ThreadPoolExecutor(
             settings.decode_workers, thread_name_prefix="encoder-decode"
         )
-        self._gpu = jpeg_decoder or load_gpu_decoder(runtime.device)
+        self._gpu = jpeg_decoder or (
+            load_gpu_decoder(runtime.device) if settings.gpu_jpeg else None
+        )
         self._gpu_thread = ThreadPoolExecutor(1, thread_name_prefix="encoder-nvjpeg")
         wait_s = settings.max_wait_ms / 1000
         self._texts: DynamicBatcher[str] = DynamicBatcher(
@@ -131,6 +134,15 @@ class LocalEncoder:
     async def info(self) -> EncoderInfo:
         """The model and limits of this encoder."""
         return self._info
+
+    @property
+    def gpu_jpeg(self) -> bool:
+        """Whether JPEGs are decoded in batches on the model's device (nvJPEG)."""
+        return self._gpu is not None
+
+    def describe(self) -> str:
+        """One line saying what runs: model, device, dtype, backend, towers, threads."""
+        return self.runtime.describe()
 
     async def encode_texts(self, texts: Sequence[str]) -> Vectors:
         """Encodes texts into an (n, dimension) array, row i for texts[i]."""

@@ -16,7 +16,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from encoder_service.settings import EncoderSettings
+from encoder_service.quantization import (
+    PROBE_TEXTS,
+    int8_available,
+    int8_engine,
+    probe_images,
+    quantize_tower,
+)
+from encoder_service.settings import EncoderSettings, Quantize
 from postersearch.encoding import Vectors
 
 log = logging.getLogger(__name__)
@@ -51,6 +58,52 @@ def resolve_dtype(requested: str, device: str) -> torch.dtype:
 def dtype_name(dtype: torch.dtype) -> str:
     """ "bfloat16", "float16" or "float32"."""
     return str(dtype).removeprefix("torch.")
+
+
+def quantizable(mode: Quantize, device: str, dtype: torch.dtype) -> bool:
+    """Whether the towers are to be tried in int8: on the CPU in float32, unless "none".
+
+    Raises:
+        ValueError: "int8" asked for on another device or dtype, or with a torch that
+            cannot run int8 layers.
+    """
+    if mode == "none":
+        return False
+    eligible = device == "cpu" and dtype == torch.float32
+    if mode == "int8" and not eligible:
+        raise ValueError(
+            f"quantize=int8 runs on the CPU in float32 only, not on {device} as "
+            f"{dtype_name(dtype)}: set ENCODER_QUANTIZE=auto or none, or ENCODER_DEVICE=cpu"
+        )
+    if mode == "int8" and not int8_available():
+        raise ValueError("quantize=int8: this torch build has no int8 dynamic Linear layers")
+    return eligible and int8_available()
+
+
+@dataclass(frozen=True)
+class TowerPrecision:
+    """How one tower runs, and how close its int8 vectors came to float32 ones.
+
+    Attributes:
+        kind: "text" or "image".
+        precision: "int8" or the weights' dtype name.
+        min_cosine: Least cosine of int8 to float32 vectors over the probes, when checked.
+        probes: How many probe inputs that cosine is over.
+    """
+
+    kind: str
+    precision: str
+    min_cosine: float | None = None
+    probes: int = 0
+
+    def describe(self) -> str:
+        """e.g. "text int8 (min cosine 0.9991 to float32 over 16 probes)"."""
+        if self.min_cosine is None:
+            return f"{self.kind} {self.precision}"
+        return (
+            f"{self.kind} {self.precision} (min cosine {self.min_cosine:.4f} to float32 "
+            f"over {self.probes} probes)"
+        )
 
 
 @dataclass(frozen=True)
@@ -149,6 +202,7 @@ class ModelRuntime:
         self._lock = threading.Lock()
         self._text_passes = 0
         self._image_passes = 0
+        self.towers = {kind: TowerPrecision(kind, dtype_name(dtype)) for kind in ("text", "image")}
 
     @classmethod
     def load(cls, settings: EncoderSettings) -> ModelRuntime:
@@ -157,14 +211,69 @@ class ModelRuntime:
 
         device = resolve_device(settings.device)
         dtype = resolve_dtype(settings.dtype, device)
+        try_int8 = quantizable(settings.quantize, device, dtype)
+        if settings.torch_threads:
+            torch.set_num_threads(settings.torch_threads)
         log.info("loading %s on %s as %s", settings.model, device, dtype_name(dtype))
         model = SentenceTransformer(settings.model, device=device, model_kwargs={"dtype": dtype})
         model.eval()
-        return cls(model, settings.model, device, dtype)
+        runtime = cls(model, settings.model, device, dtype)
+        if try_int8:
+            runtime.quantize(
+                force=settings.quantize == "int8", min_cosine=settings.quantize_min_cosine
+            )
+        return runtime
+
+    def quantize(self, force: bool, min_cosine: float) -> None:
+        """Swaps each tower's Linear layers for int8 ones where the vectors still agree.
+
+        Each tower encodes its probes in float32, then in int8; it stays int8 when the
+        least cosine between the two is at least min_cosine, or when force is set.
+        The model must be on the CPU in float32.
+        """
+        inner = self._model[0].model
+        side = self.image.size
+        towers = (
+            ("text", "text_model", lambda: self.encode_texts(PROBE_TEXTS)),
+            ("image", "vision_model", lambda: self.encode_pixels(probe_images(side))),
+        )
+        for kind, attribute, encode_probes in towers:
+            tower = getattr(inner, attribute, None)
+            if not isinstance(tower, torch.nn.Module):
+                log.info(
+                    "no %s tower named %s: it stays %s", kind, attribute, dtype_name(self.dtype)
+                )
+                continue
+            before = encode_probes()
+            swap = quantize_tower(tower)
+            after = encode_probes()
+            agreement = float(np.min(np.sum(before * after, axis=1)))
+            if agreement < min_cosine and not force:
+                swap.restore()
+                log.warning(
+                    "%s tower: int8 vectors reach only cosine %.4f to float32 ones (below "
+                    "%.4f): it stays float32",
+                    kind,
+                    agreement,
+                    min_cosine,
+                )
+                continue
+            self.towers[kind] = TowerPrecision(kind, "int8", agreement, len(before))
+
+    def describe(self) -> str:
+        """One line: the model, device, dtype, backend, each tower's precision, threads."""
+        int8 = any(t.precision == "int8" for t in self.towers.values())
+        backend = f"torch, int8 on {int8_engine()}" if int8 else "torch"
+        towers = "; ".join(t.describe() for t in self.towers.values())
+        return (
+            f"{self.model_id} on {self.device}, dtype {dtype_name(self.dtype)}, backend "
+            f"{backend}; {towers}; {torch.get_num_threads()} torch threads"
+        )
 
     @property
     def forward_passes(self) -> dict[str, int]:
-        """Forward passes run so far, by kind ("text", "image")."""
+        """Batches encoded so far, by kind ("text", "image"); on int8 towers a batch
+        runs as one pass per item."""
         with self._lock:
             return {"text": self._text_passes, "image": self._image_passes}
 
@@ -175,6 +284,17 @@ class ModelRuntime:
 
     def encode_texts(self, texts: Sequence[str]) -> Vectors:
         """Encodes a batch of texts into (n, dimension) normalised float32 vectors."""
+        if self.towers["text"].precision == "int8" and len(texts) > 1:
+            # int8 layers run each item alone anyway (see quantization); whole passes of
+            # one text keep the other layers' tensors small and in the CPU's caches.
+            vectors = np.concatenate([self._text_pass(texts[i : i + 1]) for i in range(len(texts))])
+        else:
+            vectors = self._text_pass(texts)
+        with self._lock:
+            self._text_passes += 1
+        return vectors
+
+    def _text_pass(self, texts: Sequence[str]) -> Vectors:
         # SigLIP pools the last token, so every text is padded to the full length: a
         # text's vector must not depend on the other texts it was batched with.
         features = self._model.preprocess(list(texts), processing_kwargs=self._text_kwargs)
@@ -182,13 +302,21 @@ class ModelRuntime:
             if isinstance(value, torch.Tensor):
                 features[key] = value.to(self.device, non_blocking=True)
         with torch.inference_mode():
-            vectors = self._embed(features)
-        with self._lock:
-            self._text_passes += 1
-        return vectors
+            return self._embed(features)
 
     def encode_pixels(self, images: Sequence[torch.Tensor]) -> Vectors:
         """Encodes resized images, each (3, size, size) uint8 RGB on any device."""
+        if self.towers["image"].precision == "int8" and len(images) > 1:
+            vectors = np.concatenate(
+                [self._pixel_pass(images[i : i + 1]) for i in range(len(images))]
+            )
+        else:
+            vectors = self._pixel_pass(images)
+        with self._lock:
+            self._image_passes += 1
+        return vectors
+
+    def _pixel_pass(self, images: Sequence[torch.Tensor]) -> Vectors:
         with torch.inference_mode():
             if len({img.device for img in images}) == 1:
                 # One copy of the whole uint8 batch to the device, not one per image.
@@ -197,10 +325,7 @@ class ModelRuntime:
                 batch = torch.stack([img.to(self.device) for img in images])
             pixels = (batch.float() / 255.0 - self._mean) / self._std
             features = {"modality": "image", "pixel_values": pixels.to(self.dtype)}
-            vectors = self._embed(features)
-        with self._lock:
-            self._image_passes += 1
-        return vectors
+            return self._embed(features)
 
     def warm_up(self) -> None:
         """Runs both towers once, so that the first request pays no lazy set-up."""

@@ -13,6 +13,7 @@ from encoder_service.admission import DecodeBudget
 DEFAULT_MODEL = "google/siglip2-base-patch16-256"
 
 DType = Literal["auto", "bfloat16", "float16", "float32"]
+Quantize = Literal["auto", "int8", "none"]
 
 
 def _usable_cores() -> int:
@@ -36,6 +37,16 @@ class EncoderSettings(BaseSettings):
         device: "auto" (cuda, then mps, then cpu), "cpu", "cuda", "cuda:1" or "mps".
         dtype: "auto" (bfloat16 on CUDA, float16 on MPS, float32 on CPU), or one of
             "bfloat16", "float16", "float32".
+        quantize: "auto" runs each tower with int8 Linear layers on the CPU (float32)
+            when its vectors agree with float32 ones on probe inputs at load, else keeps
+            it float32; "int8" quantizes both towers whatever the agreement (CPU,
+            float32 only); "none" never quantizes. Nothing is quantized on a GPU.
+        quantize_min_cosine: Least cosine between a tower's int8 and float32 vectors,
+            over the probes, for "auto" to keep it int8.
+        torch_threads: Threads torch runs one forward pass with; 0 keeps torch's
+            default (the cores it sees).
+        gpu_jpeg: Decode JPEGs on the GPU with nvJPEG when the model is on CUDA and
+            torchvision is installed; False decodes every image with Pillow.
         host: Interface the gRPC server binds.
         port: gRPC port; 0 picks a free one.
         api_key: When set, every call but health needs ``authorization: Bearer <key>``.
@@ -69,6 +80,10 @@ class EncoderSettings(BaseSettings):
     model: str = DEFAULT_MODEL
     device: str = "auto"
     dtype: DType = "auto"
+    quantize: Quantize = "auto"
+    quantize_min_cosine: float = Field(default=0.995, ge=0, le=1)
+    torch_threads: int = Field(default=0, ge=0)
+    gpu_jpeg: bool = True
     host: str = "0.0.0.0"
     port: int = Field(default=50051, ge=0, le=65535)
     api_key: str | None = None
@@ -105,6 +120,11 @@ class EncoderSettings(BaseSettings):
             lowered = value.strip().lower()
             return _DTYPE_ALIASES.get(lowered, lowered)
         return value
+
+    @field_validator("quantize", mode="before")
+    @classmethod
+    def _quantize_lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("api_key", mode="before")
     @classmethod

@@ -107,6 +107,7 @@ async def _load_encoder(options: DemoOptions, say: _Printer) -> tuple[Encoder, M
         folder = (await asyncio.to_thread(stand_in_model, stand_in_dir)).resolve()
         choice = ModelChoice(str(folder), False)
         encoder = await open_local_encoder(settings(choice.model))
+    say(f"       encoder: {encoder.describe()}")
     return encoder, choice
 
 

@@ -45,6 +45,14 @@ async def _wait_for_stop(*watch: asyncio.Task[Any]) -> None:
             loop.remove_signal_handler(sig)
 
 
+def _log_encoder_path(encoder: Encoder) -> None:
+    """Logs what an in-process encoder runs on (device, dtype, backend); nothing for gRPC."""
+    from encoder_service.local import LocalEncoder
+
+    if isinstance(encoder, LocalEncoder):
+        log.info("encoder: %s", encoder.describe())
+
+
 def _collection_or_none(index: PosterIndex) -> CollectionModel | None:
     try:
         return index.collection_model()
@@ -135,7 +143,9 @@ async def run_search_server(
 
         async def load_model() -> None:
             try:
-                loading.attach(await open_encoder(settings, chosen, device))
+                loaded = await open_encoder(settings, chosen, device)
+                _log_encoder_path(loaded)
+                loading.attach(loaded)
             except Exception:
                 log.exception("could not load the model; stopping")
                 failed.set()
@@ -207,10 +217,12 @@ async def run_serve(
     collection = await asyncio.to_thread(_collection_or_none, index)
     local = settings.model_copy(update={"encoder_target": ""})
     encoder_settings = EncoderSettings(host=settings.host, port=encoder_port)
+    loaded = await open_encoder(local, local_model_for(model, collection), device)
+    _log_encoder_path(loaded)
     # One admission for both doors: the web page and search gRPC in this process, and
     # the encoder service's callers, share the decode budget.
     encoder = admitted(
-        await open_encoder(local, local_model_for(model, collection), device),
+        loaded,
         encoder_settings.decode_budget(),
     )
     search = PosterSearch(encoder, index, settings)

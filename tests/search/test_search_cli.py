@@ -148,6 +148,7 @@ async def test_demo_runs_end_to_end_and_says_its_model_is_a_stand_in(tmp_path: P
     assert "could not be loaded" in text
     assert "NOT semantically meaningful" in text
     assert "ingested 40" in text
+    assert re.search(r"encoder: \S+ on cpu, dtype float32, backend torch", text)
     assert "네온사인이 많은 사이버펑크 느낌" in text
     assert len(re.findall(r"^#\s+score\s+title", text, re.MULTILINE)) == 7
     assert "Posters similar to movie" in text

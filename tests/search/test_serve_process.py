@@ -83,9 +83,11 @@ def served(tiny_collection: TinyCollection, tmp_path: Path) -> Iterator[list[int
 
 
 def test_serve_answers_on_grpc_and_http_then_stops_on_sigterm(
-    served: list[int], tiny_collection: TinyCollection
+    served: list[int], tiny_collection: TinyCollection, tmp_path: Path
 ) -> None:
     encoder_port, search_port, http_port = served
+    # It says at start what the model runs on.
+    assert "on cpu, dtype float32, backend torch" in (tmp_path / "serve.log").read_text()
     titles = {p.title for p in tiny_collection.posters}
 
     with grpc.insecure_channel(f"127.0.0.1:{search_port}") as channel:
