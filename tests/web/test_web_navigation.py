@@ -27,7 +27,7 @@ def test_back_and_forward_step_through_searches(page: Any, base_url: str) -> Non
     search_for(page, "red")
     red = card_titles(page)
     chip(page, "Any of", "Horror").click()
-    wait_titles(page, ["Crimson Hour", "Red Room", "Violet Static"])
+    wait_titles(page, ["Red Room", "Crimson Hour", "Violet Static"])
     card = page.locator("#results .card").filter(has_text="Red Room")
     card.hover()
     card.get_by_role("button", name="More like this: Red Room (2011)").click()
@@ -35,7 +35,7 @@ def test_back_and_forward_step_through_searches(page: Any, base_url: str) -> Non
     similar = card_titles(page)
 
     page.go_back()
-    wait_titles(page, ["Crimson Hour", "Red Room", "Violet Static"])
+    wait_titles(page, ["Red Room", "Crimson Hour", "Violet Static"])
     assert page.get_by_label(QUERY_LABEL).input_value() == "red"
     assert chip(page, "Any of", "Horror").get_attribute("aria-pressed") == "true"
     page.go_back()
