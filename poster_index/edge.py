@@ -45,7 +45,7 @@ from poster_index.payload import (
     point_id,
     point_payload,
 )
-from poster_index.plan import Walk, laddered, planned_browse, planned_search, walk_for
+from poster_index.plan import Walk, exact_route, laddered, planned_browse, planned_search, walk_for
 from poster_index.points import RETRIEVE_CHUNK, check_dimensions, stored_movie_ids
 from poster_index.text_filters import text_match_edge
 from poster_index.tuning import DEFAULT_TUNING, IndexTuning
@@ -529,8 +529,16 @@ class EdgePosterIndex:
         Answered by the search plan (`poster_index.plan`): pages add up to one long answer.
         """
         return planned_search(
-            self._walk, self._tuning, vector, flt, limit, offset, exclude_movie_id
+            self._walk, self._share, self._tuning, vector, flt, limit, offset, exclude_movie_id
         )
+
+    def _share(self, flt: SearchFilter) -> float:
+        """Qdrant's estimate of the share of the posters that pass flt (payload indexes)."""
+        shard = self._ready()
+        estimate = self._call(
+            shard.count, edge.CountRequest(exact=False, filter=to_edge_filter(flt))
+        )
+        return int(estimate) / max(int(self._call(shard.info).points_count), 1)
 
     def search_with(
         self,
@@ -648,9 +656,10 @@ class EdgePosterIndex:
         lexical = edge.Query.Nearest(_sparse_query(query), using=TEXT_VECTOR)
         text_filter = text_match_edge(qfilter, query)
         dense = edge.Query.Nearest([float(x) for x in vector], using=VECTOR_NAME)
+        exact = exact_route(self._tuning, flt, self._share)
 
         def fetch(window: int) -> list[SearchHit]:
-            walk = walk_for(self._tuning, window, filtered=not flt.is_empty)
+            walk = walk_for(self._tuning, window, not flt.is_empty, exact)
             fused = edge.QueryRequest(
                 limit=window,
                 prefetches=[

@@ -3,13 +3,17 @@
 Both backends answer through `planned_search`, so the rules below hold for Qdrant Edge and for
 a Qdrant server alike; each backend only turns a `Walk` into its own client's search call.
 
+Route. A filter keeping at most `IndexTuning.exact_max_share` of the collection (Qdrant's
+estimate from the payload indexes) is answered by Qdrant's exact search: below that share it
+was the cheaper of the two at 80k and at 1M posters (docs/index.md), and it never misses.
+
 Recall. A filter that correlates with what posters look like (a genre the query's look-alikes
 never have, or the commonest genre, which is scattered thinly through the query's own cluster)
 leaves the HNSW graph walk stranded among posters that fail the filter: with plain filtered HNSW
 recall@10 fell to 0.50-0.77 on such collections (docs/index.md). Qdrant's ACORN walks through the
-neighbours of the neighbours that fail, and is asked for whenever a filter is set. Narrow filters
-need no rule of ours: inside each segment Qdrant scans the posters a filter lets through when
-they are few (`IndexTuning.full_scan_kb`), a bound that follows the segment, not the collection.
+neighbours of the neighbours that fail, and is asked for whenever a filtered query walks the
+graph. Inside each segment Qdrant also scans the posters a filter lets through when they are
+few (`IndexTuning.full_scan_kb`).
 
 Pages. A graph walk is only deterministic for fixed parameters: asking for 20 results walks
 differently from asking for 10 (the ef, and the int8 candidates rescored, grow with the limit),
@@ -71,11 +75,30 @@ def rung_windows(tuning: IndexTuning, depth: int) -> list[int]:
     return windows
 
 
-def walk_for(tuning: IndexTuning, window: int, filtered: bool) -> Walk:
-    """The walk of one rung: graph (ACORN when filtered) up to graph_max_window, then exact."""
+class ShareOf(Protocol):
+    """What a backend estimates for the plan: the share of the collection a filter keeps."""
+
+    def __call__(self, flt: SearchFilter) -> float:
+        """Qdrant's estimate (from the payload indexes) of the posters passing flt, over all."""
+        ...
+
+
+def exact_route(tuning: IndexTuning, flt: SearchFilter, share_of: ShareOf) -> bool:
+    """Whether a filtered query is answered by exact search rather than graph walks.
+
+    Exact search reads every poster the filter keeps, so its cost is the share times the
+    collection; the graph's is walks over segments of a fixed size, also in proportion to the
+    collection. Their ratio does not change with the size, so the bound is a share.
+    """
+    return not flt.is_empty and share_of(flt) <= tuning.exact_max_share
+
+
+def walk_for(tuning: IndexTuning, window: int, filtered: bool, exact: bool = False) -> Walk:
+    """The walk of one rung: exact on the exact route and past graph_max_window, else the
+    graph (ACORN when filtered)."""
     return Walk(
         limit=window,
-        exact=window > tuning.graph_max_window,
+        exact=exact or window > tuning.graph_max_window,
         hnsw_ef=max(tuning.hnsw_ef, window),
         acorn=filtered and tuning.acorn,
         oversampling=tuning.oversampling,
@@ -113,6 +136,7 @@ def laddered(
 
 def planned_search(
     run: WalkRunner,
+    share_of: ShareOf,
     tuning: IndexTuning,
     vector: Sequence[float],
     flt: SearchFilter,
@@ -124,6 +148,7 @@ def planned_search(
 
     Args:
         run: The backend's walk.
+        share_of: The backend's estimate of the share a filter keeps.
         tuning: The search parameters.
         vector: The query vector.
         flt: The filter every poster must pass.
@@ -132,9 +157,10 @@ def planned_search(
         exclude_movie_id: A movie to leave out (the query movie of a similar search).
     """
     filtered = not flt.is_empty or exclude_movie_id is not None
+    exact = exact_route(tuning, flt, share_of)
 
     def fetch(window: int) -> list[SearchHit]:
-        return run(vector, flt, exclude_movie_id, walk_for(tuning, window, filtered))
+        return run(vector, flt, exclude_movie_id, walk_for(tuning, window, filtered, exact))
 
     return laddered(fetch, tuning, offset + limit)[offset : offset + limit]
 

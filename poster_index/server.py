@@ -44,7 +44,7 @@ from poster_index.payload import (
     point_id,
     point_payload,
 )
-from poster_index.plan import Walk, laddered, planned_browse, planned_search, walk_for
+from poster_index.plan import Walk, exact_route, laddered, planned_browse, planned_search, walk_for
 from poster_index.points import RETRIEVE_CHUNK, check_dimensions, stored_movie_ids
 from poster_index.text_filters import text_match_client
 from poster_index.tuning import DEFAULT_TUNING, IndexTuning
@@ -418,8 +418,14 @@ class ServerPosterIndex:
         Answered by the search plan (`poster_index.plan`): pages add up to one long answer.
         """
         return planned_search(
-            self._walk, self._tuning, vector, flt, limit, offset, exclude_movie_id
+            self._walk, self._share, self._tuning, vector, flt, limit, offset, exclude_movie_id
         )
+
+    def _share(self, flt: SearchFilter) -> float:
+        """Qdrant's estimate of the share of the posters that pass flt (payload indexes)."""
+        count = self._client.count
+        passing = count(self._collection, count_filter=to_client_filter(flt), exact=False).count
+        return int(passing) / max(int(count(self._collection, exact=False).count), 1)
 
     @_mapped_errors
     def has_text(self) -> bool:
@@ -520,9 +526,10 @@ class ServerPosterIndex:
         qfilter = to_client_filter(flt)
         text_filter = text_match_client(qfilter, query)
         sparse = _sparse_query(query)
+        exact = exact_route(self._tuning, flt, self._share)
 
         def fetch(window: int) -> list[SearchHit]:
-            walk = walk_for(self._tuning, window, filtered=not flt.is_empty)
+            walk = walk_for(self._tuning, window, not flt.is_empty, exact)
             fused = models.QueryRequest(
                 prefetch=[
                     models.Prefetch(

@@ -20,6 +20,8 @@ class IndexTuning:
         full_scan_kb: Qdrant's own switch, inside each segment, from the graph to scanning the
             posters a filter lets through, in kilobytes of their vectors (Qdrant's unit and
             default): narrow filters are answered exactly, in each segment.
+        exact_max_share: Filtered queries whose filter keeps at most this share of the
+            collection (Qdrant's estimate) are answered by exact search (`poster_index.plan`).
         hnsw_ef: Graph candidates per segment of a query (at least the rung's window).
         acorn: Filtered graph walks use Qdrant's ACORN (the neighbours of neighbours that fail
             the filter are explored too), whatever the filter lets through.
@@ -47,9 +49,10 @@ class IndexTuning:
     ef_construct: int = 128
     payload_m: int | None = None
     full_scan_kb: int = 10_000
+    exact_max_share: float = 0.5
     hnsw_ef: int = 64
     acorn: bool = True
-    page_window: int = 64
+    page_window: int = 16
     graph_max_window: int = 1_024
     indexing_threshold_kb: int = 10_000
     segments: int = 0

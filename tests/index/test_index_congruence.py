@@ -25,12 +25,19 @@ DIM = 16
 COUNT = 600
 MODEL = CollectionModel("test/congruence", DIM)
 GENRES = ("Drama", "Comedy", "Horror", "Romance", "Sci-Fi", "Western")
-# A graph over every segment, ACORN walks, and Qdrant's scan switched off (1 KB).
-GRAPH = IndexTuning(indexing_threshold_kb=1, full_scan_kb=1, page_window=8)
+# A graph over every segment, every filtered query walking it with ACORN, and Qdrant's scan
+# switched off (1 KB).
+GRAPH = IndexTuning(indexing_threshold_kb=1, full_scan_kb=1, exact_max_share=0.0, page_window=8)
 # A graph so sparse and walks so short that each walk's answer depends on its parameters:
 # pages add up only if every page is cut from the same walks.
 COARSE = IndexTuning(
-    indexing_threshold_kb=1, full_scan_kb=1, m=4, ef_construct=8, hnsw_ef=4, page_window=4
+    indexing_threshold_kb=1,
+    full_scan_kb=1,
+    exact_max_share=0.0,
+    m=4,
+    ef_construct=8,
+    hnsw_ef=4,
+    page_window=4,
 )
 TUNINGS = {"edge": IndexTuning(), "edge-graph": GRAPH, "edge-coarse": COARSE}
 

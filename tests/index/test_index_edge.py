@@ -115,17 +115,23 @@ def test_survives_kill_9_after_upsert(tmp_path: Path) -> None:
         index.close()
 
 
-@pytest.mark.parametrize("full_scan_kb", [1, 10_000], ids=["hnsw", "scan"])
+@pytest.mark.parametrize(
+    ("full_scan_kb", "exact_max_share"),
+    [(1, 0.0), (10_000, 0.0), (1, 0.5)],
+    ids=["hnsw", "scan", "exact-route"],
+)
 def test_hnsw_search_agrees_with_exact(
-    tmp_path: Path, make_poster: Callable[..., Poster], full_scan_kb: int
+    tmp_path: Path, make_poster: Callable[..., Poster], full_scan_kb: int, exact_max_share: float
 ) -> None:
     """With an HNSW graph and int8 vectors built (tiny thresholds), filtered search through
-    the graph (ACORN) or by Qdrant's scan of the filtered posters still finds the exact top,
-    with float32 scores."""
+    the graph (ACORN), by Qdrant's scan of the filtered posters, or on the plan's exact route
+    finds the exact top, with float32 scores."""
     rng = np.random.default_rng(7)
     vectors = rng.normal(size=(600, DIM))
     genres = [("Drama",) if i % 3 else ("Horror", "Drama") for i in range(600)]
-    tuning = IndexTuning(indexing_threshold_kb=1, full_scan_kb=full_scan_kb)
+    tuning = IndexTuning(
+        indexing_threshold_kb=1, full_scan_kb=full_scan_kb, exact_max_share=exact_max_share
+    )
     assert tuning.int8
     index = EdgePosterIndex(tmp_path, tuning=tuning)
     index.ensure_collection(MODEL)
