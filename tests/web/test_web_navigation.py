@@ -271,3 +271,31 @@ def test_server_refusals_are_put_in_words(page: Any, poster_image: Callable[[str
     assert message.inner_text() == (
         "big.jpg is too large to search with. Use an image of at most 16 MB."
     )
+
+
+def test_the_search_mode_is_in_the_address_and_changes_the_ranking(
+    open_page: Callable[..., Any], base_url: str
+) -> None:
+    """Words and look (the default) put the title holding the word first, and say which
+    branches found each poster; "Look only" ranks by the picture; the mode survives reload
+    and Back, and a link with an unknown mode says so."""
+    page = open_page(base_url)
+    search_for(page, "red")
+    chip(page, "Any of", "Horror").click()
+    wait_titles(page, ["Red Room", "Crimson Hour", "Violet Static"])
+    first = page.locator("#results .card").first.locator(".score").text_content() or ""
+    assert "found by its look and its words" in first
+    page.get_by_label("Match words by").select_option("vector")
+    page.wait_for_function("() => location.search.includes('mode=vector')")
+    wait_titles(page, ["Crimson Hour", "Red Room", "Violet Static"])
+    assert "its words" not in (page.locator("#results .card").first.text_content() or "")
+    page.reload()
+    wait_titles(page, ["Crimson Hour", "Red Room", "Violet Static"])
+    assert page.get_by_label("Match words by").input_value() == "vector"
+    page.go_back()
+    wait_titles(page, ["Red Room", "Crimson Hour", "Violet Static"])
+    assert page.get_by_label("Match words by").input_value() == ""
+
+    bad = open_page(base_url + "/?query=red&mode=fuzzy")
+    bad.locator("#error").filter(has_text="not a way of matching words").wait_for()
+    assert bad.locator("#results .card").count() == 0

@@ -15,8 +15,12 @@
   const KEPT_IMAGES = 20;
   const ADDRESS_FIELDS = new Set([
     "query", "similar", "image", "genres_any", "genres_all", "genres_none",
-    "year_from", "year_to", "min_rating", "pages",
+    "year_from", "year_to", "min_rating", "pages", "mode",
   ]);
+  // How words are matched: the API's search modes. "" is its default (words and look where
+  // the collection has words about its movies), which is what "hybrid" asks for too.
+  const MODES = new Set(["", "hybrid", "vector", "text"]);
+  const BRANCH_NAMES = { vector: "its look", text: "its words" };
   const GENRE_FIELDS = ["genres_any", "genres_all", "genres_none"];
   const $ = (id) => document.getElementById(id);
 
@@ -25,6 +29,7 @@
   const yearFrom = $("year-from");
   const yearTo = $("year-to");
   const minRating = $("min-rating");
+  const modeSelect = $("mode");
   const results = $("results");
   const statusLine = $("status");
   const errorBox = $("error");
@@ -72,7 +77,7 @@
     return {
       kind: "none", query: "", movieId: "", title: "", imageKey: "", imageName: "",
       genres_any: [], genres_all: [], genres_none: [],
-      year_from: "", year_to: "", min_rating: "", pages: 1,
+      year_from: "", year_to: "", min_rating: "", pages: 1, mode: "",
     };
   }
 
@@ -93,6 +98,7 @@
   function addressOf(state) {
     const params = new URLSearchParams();
     if (state.kind === "text" && state.query) params.set("query", state.query);
+    if (state.kind === "text" && state.query && state.mode) params.set("mode", state.mode);
     if (state.kind === "similar") params.set("similar", state.movieId);
     if (state.kind === "image") params.set("image", state.imageKey);
     for (const [k, v] of filterParams(state)) params.append(k, v);
@@ -126,6 +132,12 @@
       }
     }
     for (const f of ["year_from", "year_to", "min_rating"]) state[f] = params.get(f) || "";
+    const mode = params.get("mode");
+    if (mode !== null) {
+      if (MODES.has(mode)) state.mode = mode === "hybrid" ? "" : mode;
+      else problems.push([null, `“mode=${mode}” in this link is not a way of matching words ` +
+        "(hybrid, vector or text), so it was not searched."]);
+    }
     const pages = params.get("pages");
     if (pages !== null) {
       if (/^\d{1,3}$/.test(pages) && Number(pages) >= 1) state.pages = Number(pages);
@@ -166,6 +178,7 @@
     state.year_from = yearFrom.value.trim();
     state.year_to = yearTo.value.trim();
     state.min_rating = minRating.value.trim();
+    state.mode = modeSelect.value;
     return state;
   }
 
@@ -177,6 +190,7 @@
     yearFrom.value = state.year_from;
     yearTo.value = state.year_to;
     minRating.value = state.min_rating;
+    modeSelect.value = state.mode;
     if (state.genres_all.length || state.genres_none.length) moreGenres.open = true;
     updateFilterCounts();
   }
@@ -303,6 +317,7 @@
       let response;
       if (state.kind === "text") {
         params.set("query", state.query);
+        if (state.mode) params.set("mode", state.mode);
         response = await fetch(`/api/search?${params}`);
       } else if (state.kind === "similar") {
         response = await fetch(`/api/similar/${encodeURIComponent(state.movieId)}?${params}`);
@@ -428,7 +443,9 @@
     node.querySelector(".genres-line").textContent = (poster.genres || []).join(" · ");
     // Browsing by filter alone scores by rating, which the line above already shows.
     const browsing = state.kind === "text" && !state.query.trim();
-    node.querySelector(".score").textContent = browsing ? "" : `score ${Number(hit.score).toFixed(3)}`;
+    const found = (hit.found_by || []).map((b) => BRANCH_NAMES[b]).filter(Boolean);
+    node.querySelector(".score").textContent = browsing ? "" :
+      `score ${Number(hit.score).toFixed(3)}` + (found.length ? `, found by ${found.join(" and ")}` : "");
     node.querySelector(".placeholder").textContent = label;
 
     if (poster.image_url) {
@@ -821,6 +838,7 @@
     });
   }
   let debounce = 0;
+  modeSelect.addEventListener("change", () => { if (queryInput.value.trim()) filtersChanged(); });
   for (const input of [yearFrom, yearTo, minRating]) {
     input.addEventListener("input", () => {
       clearTimeout(debounce);
