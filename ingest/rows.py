@@ -167,28 +167,42 @@ def parse_rating(value: object) -> float | None:
     return rating
 
 
+def _pipe_parts(value: object, bad_value: str, bad_part: str) -> list[str]:
+    """The stripped, non-empty parts of a pipe-separated string or a list of strings.
+
+    Args:
+        value: The field as read.
+        bad_value: The message for a value that is neither ({value!r} filled in).
+        bad_part: The message for a list item that is not a string ({part!r} filled in).
+
+    Raises:
+        RowError: The value is neither a string nor a list of strings.
+    """
+    if value is None:
+        return []
+    if isinstance(value, str):
+        parts: list[object] = list(value.split("|"))
+    elif isinstance(value, list | tuple):
+        parts = list(value)
+    else:
+        raise RowError(bad_value.format(value=value))
+    stripped: list[str] = []
+    for part in parts:
+        if not isinstance(part, str):
+            raise RowError(bad_part.format(part=part))
+        if part.strip():
+            stripped.append(part.strip())
+    return stripped
+
+
 def split_genres(value: object) -> tuple[str, ...]:
     """Genres from a pipe-separated string or a list, stripped and de-duplicated in order.
 
     Raises:
         RowError: The value is neither a string nor a list of strings.
     """
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        parts: list[object] = list(value.split("|"))
-    elif isinstance(value, list | tuple):
-        parts = list(value)
-    else:
-        raise RowError(f"bad genres {value!r}")
-    genres: list[str] = []
-    for part in parts:
-        if not isinstance(part, str):
-            raise RowError(f"bad genre {part!r}")
-        name = part.strip()
-        if name and name not in genres:
-            genres.append(name)
-    return tuple(genres)
+    parts = _pipe_parts(value, "bad genres {value!r}", "bad genre {part!r}")
+    return tuple(dict.fromkeys(parts))
 
 
 def split_texts(value: object) -> tuple[str, ...]:
@@ -198,24 +212,11 @@ def split_texts(value: object) -> tuple[str, ...]:
     Raises:
         RowError: The value is neither a string nor a list of strings.
     """
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        parts: list[object] = list(value.split("|"))
-    elif isinstance(value, list | tuple):
-        parts = list(value)
-    else:
-        raise RowError(f"bad text list {value!r}")
-    texts: list[str] = []
-    seen: set[str] = set()
-    for part in parts:
-        if not isinstance(part, str):
-            raise RowError(f"bad text {part!r} in a list")
-        text = part.strip()
-        if text and text.casefold() not in seen:
-            seen.add(text.casefold())
-            texts.append(text)
-    return tuple(texts)
+    parts = _pipe_parts(value, "bad text list {value!r}", "bad text {part!r} in a list")
+    first_spelling: dict[str, str] = {}
+    for text in parts:
+        first_spelling.setdefault(text.casefold(), text)
+    return tuple(first_spelling.values())
 
 
 def parse_text(name: str, value: object) -> str:
