@@ -14,7 +14,7 @@ import pytest
 
 from ingest.synth import generate_synthetic
 from poster_index.edge import EdgePosterIndex
-from postersearch.cli import main
+from postersearch.app.cli import main
 from postersearch.domain import CollectionModel
 
 COUNT = 120
@@ -22,7 +22,7 @@ COUNT = 120
 
 def _command(manifest: Path, model: Path, index: Path, *extra: str) -> list[str]:
     return [
-        sys.executable, "-m", "postersearch.cli", "ingest", str(manifest),
+        sys.executable, "-m", "postersearch.app.cli", "ingest", str(manifest),
         "--model", str(model), "--device", "cpu", "--index-path", str(index),
         "--batch-size", "8", "--in-flight", "2", "--progress-every", "0", *extra,
     ]  # fmt: skip
@@ -141,7 +141,7 @@ def test_a_wrong_encoder_key_stops_at_once(
         port = int(sock.getsockname()[1])
     env = {**_env(), "ENCODER_API_KEY": "s3cret", "ENCODER_HOST": "127.0.0.1"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "postersearch.cli", "encoder", "--model", str(tiny_model_dir),
+        [sys.executable, "-m", "postersearch.app.cli", "encoder", "--model", str(tiny_model_dir),
          "--port", str(port), "--device", "cpu"],
         env=env, stderr=subprocess.DEVNULL,
     )  # fmt: skip
