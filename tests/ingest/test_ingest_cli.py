@@ -81,6 +81,26 @@ def test_model_mismatch_exits_with_a_clear_error(
     assert "error:" in err and "some-other-model" in err
 
 
+def test_a_later_ingest_without_model_uses_the_collections_model(
+    tmp_path: Path,
+    tiny_model_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ENCODER_MODEL", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    first = generate_synthetic(tmp_path / "first", 3, seed=1)
+    more = generate_synthetic(tmp_path / "more", 5, seed=1)
+    argv = _command(first, tiny_model_dir, tmp_path / "index", "--json")[3:]
+    assert main(argv) == 0
+    capsys.readouterr()
+
+    # No --model: the default checkpoint cannot be had here, the collection's model can.
+    without_model = [a for a in argv if a not in ("--model", str(tiny_model_dir))]
+    assert main([without_model[0], str(more), *without_model[2:]]) == 0
+    assert json.loads(capsys.readouterr().out)["ingested"] == 2
+
+
 def test_encoder_that_stays_down_exits_non_zero(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
