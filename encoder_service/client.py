@@ -17,6 +17,7 @@ from postersearch.encoding import (
     OverloadedError,
     Vectors,
 )
+from postersearch.status import Outcome, error_class, outcome_of_code
 from postersearch.v1 import encoder_pb2 as pb
 from postersearch.v1 import encoder_pb2_grpc
 
@@ -63,26 +64,30 @@ class EncoderAuthError(EncoderError):
     """The encoder refused the API key: no retry helps until the key is fixed."""
 
 
+# The errors a call raises, one per row of the status table; any other status (DEADLINE_
+# EXCEEDED, INTERNAL...) means, for the caller, that the encoder cannot answer.
+_CALL_ERRORS = (InvalidInputError, OverloadedError, EncoderAuthError)
+
+
 def _error(exc: grpc.aio.AioRpcError) -> EncoderError:
     code, details = exc.code(), exc.details() or ""
-    if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+    outcome = outcome_of_code(code)
+    if outcome is Outcome.OVERLOADED and "larger than max" in details:
+        # gRPC's own message size limit: retrying the same request cannot help.
+        return InvalidInputError(
+            f"the request is too large for the encoder ({details}); send fewer or "
+            "smaller images per request"
+        )
+    error = error_class(outcome, _CALL_ERRORS, EncoderUnavailableError)
+    if error is EncoderAuthError:
         return EncoderAuthError(
             f"the encoder refused the API key ({details}); set the key the encoder "
             "expects (ENCODER_API_KEY for ingest, SEARCH_ENCODER_API_KEY for search)"
         )
-    if code == grpc.StatusCode.INVALID_ARGUMENT:
-        return InvalidInputError(details)
-    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
-        if "larger than max" in details:
-            # gRPC's own message size limit: retrying the same request cannot help.
-            return InvalidInputError(
-                f"the request is too large for the encoder ({details}); send fewer or "
-                "smaller images per request"
-            )
-        return OverloadedError(details)
-    # UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL...: for the caller the encoder cannot
-    # answer, whatever the reason; the message keeps the reason.
-    return EncoderUnavailableError(f"encoder {code.name}: {details}")
+    if error is EncoderUnavailableError:
+        # The message keeps the reason.
+        return EncoderUnavailableError(f"encoder {code.name}: {details}")
+    return error(details)
 
 
 class GrpcEncoder:

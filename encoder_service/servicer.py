@@ -17,25 +17,15 @@ import grpc
 from encoder_service.admission import DecodeBudget, admitted
 from encoder_service.convert import info_to_proto, outcomes_to_proto, vectors_to_proto
 from postersearch.callers import CALLER, caller_of_peer
-from postersearch.encoding import (
-    Encoder,
-    EncoderError,
-    EncoderUnavailableError,
-    InvalidInputError,
-    OverloadedError,
-)
+from postersearch.encoding import Encoder, EncoderError, InvalidInputError
 from postersearch.grpc_server import bounded
+from postersearch.status import Outcome, outcome_of
 from postersearch.text import is_blank
 from postersearch.v1 import encoder_pb2 as pb
 from postersearch.v1 import encoder_pb2_grpc
 
 log = logging.getLogger(__name__)
 
-_STATUS_OF = {
-    InvalidInputError: grpc.StatusCode.INVALID_ARGUMENT,
-    OverloadedError: grpc.StatusCode.RESOURCE_EXHAUSTED,
-    EncoderUnavailableError: grpc.StatusCode.UNAVAILABLE,
-}
 _END = object()
 
 
@@ -47,7 +37,7 @@ class _Failed:
 
 async def _abort(context: grpc.aio.ServicerContext, exc: Exception, prefix: str = "") -> NoReturn:
     if isinstance(exc, EncoderError):
-        code = _STATUS_OF.get(type(exc), grpc.StatusCode.INTERNAL)
+        code = (outcome_of(exc) or Outcome.INTERNAL).grpc_code
         await context.abort(code, bounded(f"{prefix}{exc}"))
     else:
         # The details go to the log, not to the caller.

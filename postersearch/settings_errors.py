@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
+from postersearch.status import Outcome
+
 F = TypeVar("F", bound=Callable[..., int])
 
 
@@ -52,6 +54,6 @@ def one_line_settings_errors(command: F) -> F:
             return command(*args, **kwargs)
         except ValidationError as exc:
             print(f"error: {describe(exc)}", file=sys.stderr)
-            return 2
+            return Outcome.INVALID.exit_code
 
     return wrapper  # type: ignore[return-value]

@@ -1,7 +1,7 @@
 """Errors the search service raises, each with a message a person understands.
 
-The gRPC servicer and the web page map them to status codes; callers never see a raw
-encoder or Qdrant exception.
+The gRPC servicer, the web page and the command line answer each with the statuses the
+table in postersearch.status gives it; callers never see a raw encoder or Qdrant exception.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The SearchService gRPC servicer: protobuf in, PosterSearch, protobuf out.
 
-It maps the service's errors onto status codes and honours the caller's deadline: the
-remaining time bounds the whole call, encoder request included, and a call that runs out
-of time ends with DEADLINE_EXCEEDED instead of finishing work nobody waits for.
+It maps the service's errors onto status codes (the table in postersearch.status) and
+honours the caller's deadline: the remaining time bounds the whole call, encoder request
+included, and a call that runs out of time ends with DEADLINE_EXCEEDED instead of
+finishing work nobody waits for.
 """
 
 from __future__ import annotations
@@ -16,15 +17,10 @@ import grpc
 
 from postersearch.callers import CALLER, caller_of_peer
 from postersearch.grpc_server import bounded
+from postersearch.status import Outcome, outcome_of
 from postersearch.v1 import search_pb2, search_pb2_grpc
 from search_service.core import PosterSearch
-from search_service.errors import (
-    DependencyOverloadedError,
-    DependencyUnavailableError,
-    InvalidRequestError,
-    NotFoundError,
-    SearchError,
-)
+from search_service.errors import SearchError
 from search_service.mapping import (
     filter_from_pb,
     genres_to_pb,
@@ -41,16 +37,8 @@ SERVICE_NAME: str = search_pb2.DESCRIPTOR.services_by_name["SearchService"].full
 
 
 def status_of(error: SearchError) -> grpc.StatusCode:
-    """The gRPC status code a search error is answered with."""
-    if isinstance(error, InvalidRequestError):
-        return grpc.StatusCode.INVALID_ARGUMENT
-    if isinstance(error, NotFoundError):
-        return grpc.StatusCode.NOT_FOUND
-    if isinstance(error, DependencyOverloadedError):
-        return grpc.StatusCode.RESOURCE_EXHAUSTED
-    if isinstance(error, DependencyUnavailableError):
-        return grpc.StatusCode.UNAVAILABLE
-    return grpc.StatusCode.INTERNAL
+    """The gRPC status code a search error is answered with (postersearch.status)."""
+    return (outcome_of(error) or Outcome.INTERNAL).grpc_code
 
 
 async def _within_deadline(

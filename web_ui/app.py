@@ -25,11 +25,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from postersearch.callers import CALLER
 from postersearch.grpc_server import bounded
-from search_service.errors import (
-    DependencyUnavailableError,
-    InvalidRequestError,
-    NotFoundError,
-)
+from postersearch.status import Outcome, outcome_of
+from search_service.errors import InvalidRequestError, SearchError
 from web_ui.files import POSTER_URL_PREFIX, PosterFiles
 from web_ui.params import args_from_json, args_from_query, response_json
 from web_ui.upload import PayloadTooLargeError, read_image
@@ -64,18 +61,12 @@ def _error(status: int, message: str, headers: Mapping[str, str] | None = None) 
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    async def invalid(_: Request, exc: Exception) -> Response:
-        return _error(400, str(exc))
-
-    async def not_found(_: Request, exc: Exception) -> Response:
-        return _error(404, str(exc))
-
-    async def unavailable(_: Request, exc: Exception) -> Response:
+    async def known(_: Request, exc: Exception) -> Response:
+        # The status comes from the one table (postersearch.status).
+        outcome = outcome_of(exc) or Outcome.INTERNAL
         # A dependency that is down usually comes back within seconds.
-        return _error(503, str(exc), headers={"Retry-After": "2"})
-
-    async def too_large(_: Request, exc: Exception) -> Response:
-        return _error(413, str(exc))
+        headers = {"Retry-After": "2"} if outcome.retry_later else None
+        return _error(outcome.http, str(exc), headers=headers)
 
     async def http_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -92,10 +83,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(500, "the server failed to answer; its log says why")
 
     app.add_exception_handler(Exception, unexpected)
-    app.add_exception_handler(InvalidRequestError, invalid)
-    app.add_exception_handler(NotFoundError, not_found)
-    app.add_exception_handler(DependencyUnavailableError, unavailable)
-    app.add_exception_handler(PayloadTooLargeError, too_large)
+    app.add_exception_handler(SearchError, known)
+    app.add_exception_handler(PayloadTooLargeError, known)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation)
 

@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingest.caption_config import DEFAULT_CAPTION_MODEL, CaptionerConfig, CaptionerError
+from ingest.caption_config import DEFAULT_CAPTION_MODEL, CaptionerConfig
 from ingest.fetch import FetchSettings
-from ingest.retry import IngestError, RetryPolicy
-from poster_index.base import PosterIndexError
+from ingest.retry import RetryPolicy
+from postersearch.app.exits import USAGE, exit_code_of, say_error
 from postersearch.app.ingest_cli import DEFAULT_CACHE_DIR
 from postersearch.app.search_cli import index_settings_from
 from postersearch.app.wiring import open_index
@@ -101,6 +101,8 @@ def _positive(args: argparse.Namespace) -> str | None:
 
 
 async def _caption(args: argparse.Namespace) -> CaptionSummary:
+    # Lazy: the captioning modules import torch and transformers (seconds), which every
+    # other command would pay for at start.
     from ingest.caption import CaptionOptions, check_collection, run_caption
     from ingest.captioner import Captioner
 
@@ -134,25 +136,19 @@ async def _caption(args: argparse.Namespace) -> CaptionSummary:
 
 def caption_command(args: argparse.Namespace) -> int:
     """Runs ``poster-search caption``; exit 0 done, 1 a dependency failed, 2 bad input."""
-    # Lazy, as in _caption: the captioning modules import torch and transformers (seconds),
-    # which every other command would pay for at start.
-    from ingest.caption import NoCollectionError
-
     problem = _positive(args)
     if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
+        say_error(problem)
+        return USAGE
     try:
         summary = asyncio.run(_caption(args))
-    except (NoCollectionError, CaptionerError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except (IngestError, PosterIndexError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("interrupted; the same command captions the rest", file=sys.stderr)
         return 130
+    except Exception as exc:
+        # No collection, a model that cannot caption, an index that stayed down: each
+        # exits as the status table says.
+        return exit_code_of(exc)
     if args.json:
         print(json.dumps(summary.as_dict()))
     else:

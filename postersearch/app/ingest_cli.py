@@ -13,22 +13,23 @@ from pathlib import Path
 from typing import Any
 
 from ingest.fetch import FetchSettings
-from ingest.readers import FORMATS, DatasetFormatError, read_dataset
-from ingest.retry import IngestError, RetryPolicy
+from ingest.readers import FORMATS, read_dataset
+from ingest.retry import RetryPolicy
 from ingest.synth import generate_synthetic
 from ingest.worker import IngestOptions, IngestSummary, Shard, run_ingest
 from poster_index.base import (
     IndexUnavailableError,
-    ModelMismatchError,
     PosterIndex,
     PosterIndexError,
 )
 from poster_index.settings import IndexSettings
+from postersearch.app.exits import USAGE, exit_code_of, say_error
 from postersearch.app.wiring import encoder_settings, open_encoder, open_index
 from postersearch.domain import CollectionModel
-from postersearch.encoding import Encoder, EncoderError
+from postersearch.encoding import Encoder
 from postersearch.metrics import start_metrics_server
 from postersearch.settings_errors import one_line_settings_errors
+from postersearch.status import Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -233,26 +234,17 @@ async def _ingest(args: argparse.Namespace) -> IngestSummary:
 def ingest_command(args: argparse.Namespace) -> int:
     """Runs ``poster-search ingest``; exit 0 done, 1 a dependency stayed down, 2 bad input."""
     if args.report is not None and args.report.is_dir():
-        print(f"error: --report {args.report} is a folder; name a file to write", file=sys.stderr)
-        return 2
+        say_error(f"--report {args.report} is a folder; name a file to write")
+        return USAGE
     try:
         summary = asyncio.run(_ingest(args))
-    except (DatasetFormatError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except ModelMismatchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except (IngestError, PosterIndexError, EncoderError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        # The report or the cache folder cannot be written (permissions, a full disk).
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("interrupted; the same command resumes where this run stopped", file=sys.stderr)
         return 130
+    except Exception as exc:
+        # A bad dataset, a model mismatch, a dependency that stayed down, a report or
+        # cache folder that cannot be written: each exits as the status table says.
+        return exit_code_of(exc)
     if args.json:
         print(json.dumps(summary.as_dict()))
     else:
@@ -270,14 +262,14 @@ def delete_command(args: argparse.Namespace) -> int:
         index = open_index(index_settings(args))
         try:
             if index.collection_model() is None:
-                print("error: there is no collection to delete from", file=sys.stderr)
-                return 1
+                say_error("there is no collection to delete from")
+                # As search says of a missing collection: the index is not there.
+                return Outcome.UNAVAILABLE.exit_code
             deleted = index.delete(wanted)
         finally:
             index.close()
     except PosterIndexError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return exit_code_of(exc)
     missing = [m for m in wanted if m not in deleted]
     if args.json:
         print(json.dumps({"deleted": sorted(deleted), "not_stored": missing}))

@@ -15,6 +15,7 @@ from poster_index.settings import IndexSettings
 from postersearch.app.wiring import encoder_settings, open_encoder, open_index
 from postersearch.domain import SearchFilter, SearchMode
 from postersearch.encoding import EncoderInfo, ImageOutcome, Vectors
+from postersearch.status import error_class, outcome_of_code
 from postersearch.v1 import search_pb2, search_pb2_grpc
 from search_service.core import PosterSearch, SearchPage
 from search_service.errors import (
@@ -110,10 +111,9 @@ async def ask_embedded(
         await asyncio.to_thread(index.close)
 
 
-_STATUS_ERRORS: dict[grpc.StatusCode, type[SearchError]] = {
-    grpc.StatusCode.INVALID_ARGUMENT: InvalidRequestError,
-    grpc.StatusCode.NOT_FOUND: NotFoundError,
-}
+# The refusals a server's answer is read back into, one per row of the status table; any
+# other status means the server could not answer.
+_REFUSALS = (InvalidRequestError, NotFoundError, DependencyOverloadedError)
 
 
 async def ask_server(
@@ -163,14 +163,14 @@ async def ask_server(
 
 def _error_of(exc: grpc.aio.AioRpcError, target: str) -> SearchError:
     code, details = exc.code(), exc.details() or ""
-    error_type = _STATUS_ERRORS.get(code)
-    if error_type is not None:
-        return error_type(details)
-    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+    error = error_class(outcome_of_code(code), _REFUSALS, DependencyUnavailableError)
+    if error is DependencyOverloadedError:
         return DependencyOverloadedError("search", details)
-    return DependencyUnavailableError(
-        "search", f"the search server at {target} answered {code.name}: {details}"
-    )
+    if error is DependencyUnavailableError:
+        return DependencyUnavailableError(
+            "search", f"the search server at {target} answered {code.name}: {details}"
+        )
+    return error(details)
 
 
 class _NoEncoder:

@@ -13,6 +13,7 @@ from typing import Any
 from encoder_service.settings import DEFAULT_MODEL
 from poster_index.settings import IndexSettings
 from postersearch.app.demo import DemoOptions, run_demo
+from postersearch.app.exits import USAGE, exit_code_of, say_error
 from postersearch.app.query import Ask, ask_embedded, ask_server
 from postersearch.app.servers import run_search_server, run_serve
 from postersearch.app.table import format_table
@@ -20,7 +21,6 @@ from postersearch.domain import SearchFilter, SearchMode
 from postersearch.grpc_server import exit_code_now
 from postersearch.settings_errors import one_line_settings_errors
 from search_service.core import SearchPage
-from search_service.errors import DependencyUnavailableError, SearchError
 from search_service.settings import SearchSettings
 
 _YEAR_RANGE = re.compile(r"^\s*(\d{4})?\s*(-)?\s*(\d{4})?\s*$")
@@ -208,12 +208,13 @@ def add_commands(subparsers: Any) -> None:
 
 @one_line_settings_errors
 def search_command(args: argparse.Namespace) -> int:
-    """Runs one search and prints a table; exit 0, 2 for a refused request, 1 when down."""
+    """Runs one search and prints a table; exit 0, else as postersearch.status says (2 for a
+    refused request, 1 when a dependency is down)."""
     try:
         flt = filter_from_args(args)
     except argparse.ArgumentTypeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        say_error(exc)
+        return USAGE
     mode = SearchMode(args.mode) if args.mode else None
     ask = Ask(args.query, flt, args.limit, args.offset, args.image, args.similar, mode)
     settings = search_settings_from(args)
@@ -224,12 +225,10 @@ def search_command(args: argparse.Namespace) -> int:
             page = asyncio.run(
                 ask_embedded(ask, settings, index_settings_from(args), args.model, args.device)
             )
-    except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except SearchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1 if isinstance(exc, DependencyUnavailableError) else 2
+    except Exception as exc:
+        # A refused request, a server or index that is down, an image file that is not
+        # there: each exits as the status table says.
+        return exit_code_of(exc)
     if args.json:
         print(json.dumps(_page_json(page), ensure_ascii=False, indent=2))
         return 0
@@ -300,8 +299,8 @@ def serve_command(args: argparse.Namespace) -> int:
 def demo_command(args: argparse.Namespace) -> int:
     """Runs the demo: collection, ingest, example searches."""
     if args.count < 1 and args.dataset is None:
-        print("error: --count must be at least 1", file=sys.stderr)
-        return 2
+        say_error("--count must be at least 1")
+        return USAGE
     options = DemoOptions(
         count=args.count,
         dataset=args.dataset,
