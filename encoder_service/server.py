@@ -36,13 +36,13 @@ class EncoderServer:
         self._servicer = EncoderServicer(
             encoder, settings.stream_concurrency, settings.decode_budget()
         )
-        self._grace_s = settings.grace_seconds
+        self._grace_s = settings.grace_s
         options = ServerOptions(
             host=settings.host,
             port=settings.port,
             max_message_bytes=settings.max_message_bytes,
             api_key=settings.api_key,
-            grace_seconds=settings.grace_seconds,
+            grace_s=settings.grace_s,
         )
         self.server, self._health, self.port = create_grpc_server(
             options,

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import os
-from typing import Literal
+import warnings
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from encoder_service.admission import DecodeBudget
 
+log = logging.getLogger(__name__)
+
 DEFAULT_MODEL = "google/siglip2-base-patch16-256"
+# Environment variables renamed: old name -> field.
+_RENAMED = {"ENCODER_GRACE_SECONDS": "grace_s"}
 
 DType = Literal["auto", "bfloat16", "float16", "float32"]
 Quantize = Literal["auto", "int8", "none"]
@@ -72,7 +78,8 @@ class EncoderSettings(BaseSettings):
         interactive_pixels: Requests decoding to at most this many pixels (a search
             image, a batch of ordinary posters) start at once, ahead of costly ones.
         metrics_port: Port of the Prometheus /metrics endpoint; 0 turns it off.
-        grace_seconds: How long in-flight calls may finish on shutdown.
+        grace_s: How long in-flight calls may finish on shutdown, in seconds (formerly
+            ENCODER_GRACE_SECONDS, still read, with a deprecation warning).
     """
 
     model_config = SettingsConfigDict(env_prefix="ENCODER_", extra="ignore")
@@ -101,7 +108,24 @@ class EncoderSettings(BaseSettings):
     bulk_pixels: int = Field(default=100_000_000, ge=1)
     interactive_pixels: int = Field(default=4_000_000, ge=0)
     metrics_port: int = Field(default=0, ge=0, le=65535)
-    grace_seconds: float = Field(default=5.0, ge=0)
+    grace_s: float = Field(default=5.0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_variables(cls, data: Any) -> Any:
+        # Every duration ends in _S, as in SEARCH_* and QDRANT_*; old names keep working.
+        if not isinstance(data, dict):
+            return data
+        for old, field in _RENAMED.items():
+            value = os.environ.get(old)
+            if value is None:
+                continue
+            new = f"ENCODER_{field.upper()}"
+            warnings.warn(f"{old} is deprecated; name it {new}", DeprecationWarning, stacklevel=2)
+            log.warning("%s is deprecated; name it %s", old, new)
+            if field not in data and new not in os.environ:
+                data = {**data, field: value}
+        return data
 
     def decode_budget(self) -> DecodeBudget:
         """The admission limits of image decoding these settings name."""

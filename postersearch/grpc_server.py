@@ -83,14 +83,14 @@ class ServerOptions:
         port: Port to bind; 0 picks a free one.
         max_message_bytes: Largest message received or sent.
         api_key: When set, every call but health needs ``authorization: Bearer <key>``.
-        grace_seconds: How long in-flight calls may finish on shutdown.
+        grace_s: How long in-flight calls may finish on shutdown.
     """
 
     host: str = "0.0.0.0"
     port: int = 0
     max_message_bytes: int = 64 * 1024 * 1024
     api_key: str | None = None
-    grace_seconds: float = 5.0
+    grace_s: float = 5.0
 
 
 def _reject(
@@ -300,8 +300,8 @@ _DRAIN_SHARE = 0.2
 _MAX_DRAIN_S = 1.0
 
 
-async def drain_and_stop(server: grpc.aio.Server, grace_seconds: float) -> None:
-    """Stops a server within grace_seconds, draining first.
+async def drain_and_stop(server: grpc.aio.Server, grace_s: float) -> None:
+    """Stops a server within grace_s, draining first.
 
     Health turns NOT_SERVING and new calls get UNAVAILABLE (clients retry them on another
     instance) for a short while; then gRPC stops, cancelling whatever is still in flight
@@ -309,12 +309,12 @@ async def drain_and_stop(server: grpc.aio.Server, grace_seconds: float) -> None:
     """
     started = time.monotonic()
     state = _STATES.get(server)
-    if state is not None and grace_seconds > 0:
+    if state is not None and grace_s > 0:
         state.draining = True
         if state.health is not None:
             set_serving(state.health, state.service_names, False)
-        await asyncio.sleep(min(_MAX_DRAIN_S, _DRAIN_SHARE * grace_seconds))
-    await server.stop(max(0.0, grace_seconds - (time.monotonic() - started)))
+        await asyncio.sleep(min(_MAX_DRAIN_S, _DRAIN_SHARE * grace_s))
+    await server.stop(max(0.0, grace_s - (time.monotonic() - started)))
 
 
 def exit_code_now(code: int, thread_prefix: str) -> int:

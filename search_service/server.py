@@ -52,7 +52,7 @@ class SearchServer:
             port=settings.port,
             max_message_bytes=settings.max_message_bytes,
             api_key=settings.api_key,
-            grace_seconds=settings.grace_s,
+            grace_s=settings.grace_s,
         )
         servicer = SearchServicer(search)
         self.server, self._health, self.port = create_grpc_server(

@@ -13,9 +13,15 @@ from typing import TYPE_CHECKING
 from ingest.caption_config import DEFAULT_CAPTION_MODEL, CaptionerConfig
 from ingest.fetch import FetchSettings
 from ingest.retry import RetryPolicy
+from ingest.settings import IngestSettings
 from postersearch.app.exits import USAGE, exit_code_of, say_error
-from postersearch.app.ingest_cli import DEFAULT_CACHE_DIR
-from postersearch.app.search_cli import index_settings_from
+from postersearch.app.options import (
+    Flag,
+    add_index_options,
+    add_settings_options,
+    index_settings_from,
+    settings_from,
+)
 from postersearch.app.wiring import open_index
 
 if TYPE_CHECKING:
@@ -36,10 +42,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "index",
         nargs="?",
-        help="Edge index folder (default: QDRANT_* variables, as for search)",
+        help="Edge index folder, as --index (default: QDRANT_* variables, as for search)",
     )
-    p.add_argument("--qdrant-url", help="use a Qdrant server instead (QDRANT_URL)")
-    p.add_argument("--collection", help="collection name (QDRANT_COLLECTION, posters)")
+    add_index_options(p)
     model = p.add_argument_group("model")
     model.add_argument(
         "--model",
@@ -72,20 +77,16 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "URLs are read as stored)",
     )
     run.add_argument("--report", type=Path, help="JSONL file of posters left without caption")
-    run.add_argument(
-        "--cache-dir",
-        type=Path,
-        default=Path(DEFAULT_CACHE_DIR),
-        help=f"downloaded posters (default {DEFAULT_CACHE_DIR}, shared with ingest)",
-    )
-    run.add_argument("--download-timeout", type=float, default=10.0, help="seconds per try")
-    run.add_argument("--retries", type=int, default=6, help="tries for an unavailable index")
-    run.add_argument(
-        "--progress-every",
-        type=float,
-        default=10.0,
-        metavar="SECONDS",
-        help="interval of progress log lines when not on a terminal",
+    # Shared with ingest: the same poster cache, downloads and retries.
+    add_settings_options(
+        run,
+        IngestSettings,
+        [
+            "cache_dir",
+            Flag("download_timeout_s", "--download-timeout"),
+            Flag("retries", help="Tries for an unavailable index"),
+            Flag("progress_every_s", "--progress-every"),
+        ],
     )
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=caption_command)
@@ -106,13 +107,16 @@ async def _caption(args: argparse.Namespace) -> CaptionSummary:
     from ingest.caption import CaptionOptions, check_collection, run_caption
     from ingest.captioner import Captioner
 
+    settings = settings_from(args, IngestSettings)
     options = CaptionOptions(
         batch_size=args.batch_size,
         poster_roots=tuple(args.poster_root or ()),
         report_path=args.report,
-        fetch=FetchSettings(cache_dir=args.cache_dir, timeout_s=args.download_timeout),
-        retry=RetryPolicy(attempts=max(1, args.retries)),
-        log_every_s=args.progress_every,
+        fetch=FetchSettings(
+            cache_dir=Path(settings.cache_dir), timeout_s=settings.download_timeout_s
+        ),
+        retry=RetryPolicy(attempts=max(1, settings.retries)),
+        log_every_s=settings.progress_every_s,
     )
     config = CaptionerConfig(
         model=args.model,
@@ -123,7 +127,10 @@ async def _caption(args: argparse.Namespace) -> CaptionSummary:
         num_beams=args.num_beams,
         prompt=args.prompt,
     )
-    index = open_index(index_settings_from(args))
+    index_settings = index_settings_from(args)
+    if args.index:
+        index_settings = index_settings.model_copy(update={"backend": "edge", "path": args.index})
+    index = open_index(index_settings)
     try:
         # Before the model loads: a wrong index path fails in a second, not after a download.
         await check_collection(index)

@@ -6,7 +6,8 @@ import argparse
 import asyncio
 from typing import Any
 
-from encoder_service.settings import DEFAULT_MODEL
+from encoder_service.settings import EncoderSettings
+from postersearch.app.options import add_settings_options, given
 from postersearch.app.servers import run_encoder_server
 from postersearch.app.wiring import encoder_settings
 from postersearch.grpc_server import exit_code_now
@@ -24,31 +25,15 @@ def add_commands(subparsers: Any) -> None:
             "ENCODER_MAX_BATCH_SIZE, ENCODER_METRICS_PORT...); flags win over the environment."
         ),
     )
-    parser.add_argument("--port", type=int, help="gRPC port (ENCODER_PORT, default 50051)")
-    parser.add_argument("--host", help="interface to bind (ENCODER_HOST, default 0.0.0.0)")
-    parser.add_argument(
-        "--model",
-        help=f"model id or local folder (ENCODER_MODEL, default {DEFAULT_MODEL})",
-    )
-    parser.add_argument(
-        "--device", help="auto, cpu, cuda, cuda:N or mps (ENCODER_DEVICE, default auto)"
-    )
-    parser.add_argument(
-        "--dtype",
-        help="auto, bfloat16, float16 or float32 (ENCODER_DTYPE, default auto: bf16 on CUDA)",
-    )
+    add_settings_options(parser, EncoderSettings, ["port", "host", "model", "device", "dtype"])
     parser.set_defaults(func=run)
 
 
 @one_line_settings_errors
 def run(args: argparse.Namespace) -> int:
     """Builds the settings from the environment and the flags, then serves."""
-    overrides = {
-        name: getattr(args, name)
-        for name in ("port", "host", "dtype")
-        if getattr(args, name) is not None
-    }
-    settings = encoder_settings(args.model, args.device, **overrides)
+    fields = given(args, EncoderSettings)
+    settings = encoder_settings(fields.pop("model", None), fields.pop("device", None), **fields)
     try:
         code = asyncio.run(run_encoder_server(settings))
     except KeyboardInterrupt:

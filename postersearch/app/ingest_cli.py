@@ -6,15 +6,14 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from ingest.fetch import FetchSettings
 from ingest.readers import FORMATS, read_dataset
 from ingest.retry import RetryPolicy
+from ingest.settings import IngestSettings
 from ingest.synth import generate_synthetic
 from ingest.worker import IngestOptions, IngestSummary, Shard, run_ingest
 from poster_index.base import (
@@ -22,8 +21,15 @@ from poster_index.base import (
     PosterIndex,
     PosterIndexError,
 )
-from poster_index.settings import IndexSettings
 from postersearch.app.exits import USAGE, exit_code_of, say_error
+from postersearch.app.options import (
+    Flag,
+    add_index_options,
+    add_model_options,
+    add_settings_options,
+    index_settings_from,
+    settings_from,
+)
 from postersearch.app.wiring import encoder_settings, open_encoder, open_index
 from postersearch.domain import CollectionModel
 from postersearch.encoding import Encoder
@@ -32,8 +38,6 @@ from postersearch.settings_errors import one_line_settings_errors
 from postersearch.status import Outcome
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_CACHE_DIR = "./data/poster-cache"
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -51,19 +55,19 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     ingest.add_argument("--posters", type=Path, help="folder of poster images (MovieLens, TMDB)")
     ingest.add_argument("--poster-base-url", help="TMDB: base URL for poster_path")
     encoder = ingest.add_argument_group("encoder (in-process unless --encoder is given)")
-    encoder.add_argument("--encoder", metavar="HOST:PORT", help="encoder service to call")
-    encoder.add_argument(
-        "--encoder-api-key",
-        # From the environment by default, so the key stays out of the process list.
-        default=os.environ.get("ENCODER_API_KEY") or None,
-        help="API key of the encoder service (ENCODER_API_KEY)",
+    add_settings_options(
+        encoder,
+        IngestSettings,
+        [
+            Flag("encoder_target", "--encoder"),
+            # From the environment by default, so the key stays out of the process list.
+            Flag("encoder_api_key", help="API key of the encoder service"),
+        ],
     )
-    encoder.add_argument("--model", help="in-process model id or folder (env ENCODER_MODEL)")
-    encoder.add_argument("--device", help="in-process device: auto, cpu, cuda (ENCODER_DEVICE)")
-    _add_index_args(ingest)
+    add_model_options(encoder)
+    add_index_options(ingest)
     run = ingest.add_argument_group("run")
-    run.add_argument("--batch-size", type=int, default=128, help="posters per encode and upsert")
-    run.add_argument("--in-flight", type=int, default=4, help="batches processed at once")
+    add_settings_options(run, IngestSettings, ["batch_size", "in_flight"])
     run.add_argument("--shard", type=_shard, help="i/N: only movies whose hash mod N is i")
     run.add_argument("--report", type=Path, help="JSONL file of skipped rows and posters")
     run.add_argument(
@@ -71,32 +75,17 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="delete stored movies that the dataset no longer names (of this --shard only)",
     )
-    run.add_argument(
-        "--cache-dir",
-        type=Path,
-        default=Path(DEFAULT_CACHE_DIR),
-        help=f"downloaded posters (default {DEFAULT_CACHE_DIR})",
-    )
-    run.add_argument("--download-concurrency", type=int, default=16)
-    run.add_argument("--download-timeout", type=float, default=10.0, help="seconds per try")
-    run.add_argument(
-        "--retries",
-        type=int,
-        default=6,
-        help="tries for an unavailable encoder or index before giving up",
-    )
-    run.add_argument(
-        "--progress-every",
-        type=float,
-        default=10.0,
-        metavar="SECONDS",
-        help="interval of progress log lines when not on a terminal",
-    )
-    run.add_argument(
-        "--metrics-port",
-        type=int,
-        default=0,
-        help="serve Prometheus /metrics on this port while ingesting (0: off)",
+    add_settings_options(
+        run,
+        IngestSettings,
+        [
+            "cache_dir",
+            "download_concurrency",
+            Flag("download_timeout_s", "--download-timeout"),
+            "retries",
+            Flag("progress_every_s", "--progress-every"),
+            "metrics_port",
+        ],
     )
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     ingest.set_defaults(func=ingest_command)
@@ -109,7 +98,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "them stores them again.",
     )
     delete.add_argument("movie_ids", nargs="+", metavar="MOVIE_ID", help="movie ids to delete")
-    _add_index_args(delete)
+    add_index_options(delete)
     delete.add_argument("--json", action="store_true", help="print the outcome as JSON")
     delete.set_defaults(func=delete_command)
 
@@ -124,15 +113,6 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument("--manifest-format", choices=("jsonl", "csv"), default="jsonl")
     synth.add_argument("--workers", type=int, help="rendering processes (default: CPU count)")
     synth.set_defaults(func=synth_command)
-
-
-def _add_index_args(parser: argparse.ArgumentParser) -> None:
-    index = parser.add_argument_group("index (defaults from QDRANT_* environment variables)")
-    index.add_argument("--index-backend", choices=("edge", "server"), help="QDRANT_BACKEND")
-    index.add_argument("--index-path", help="Edge shard folder (QDRANT_PATH)")
-    index.add_argument("--qdrant-url", help="Qdrant server URL (QDRANT_URL); implies server")
-    index.add_argument("--qdrant-api-key", help="Qdrant server API key (QDRANT_API_KEY)")
-    index.add_argument("--collection", help="collection name (QDRANT_COLLECTION)")
 
 
 def _shard(text: str) -> Shard:
@@ -152,23 +132,6 @@ def synth_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def index_settings(args: argparse.Namespace) -> IndexSettings:
-    """IndexSettings from the environment, overridden by the command line."""
-    overrides: dict[str, Any] = {}
-    if args.index_path:
-        overrides["path"] = args.index_path
-    if args.qdrant_url:
-        overrides["url"] = args.qdrant_url
-        overrides["backend"] = "server"
-    if args.index_backend:
-        overrides["backend"] = args.index_backend
-    if args.qdrant_api_key:
-        overrides["api_key"] = args.qdrant_api_key
-    if args.collection:
-        overrides["collection"] = args.collection
-    return IndexSettings(**overrides)
-
-
 def _collection_or_none(index: PosterIndex) -> CollectionModel | None:
     try:
         return index.collection_model()
@@ -178,10 +141,14 @@ def _collection_or_none(index: PosterIndex) -> CollectionModel | None:
         return None
 
 
-async def _open_encoder(args: argparse.Namespace, index: PosterIndex) -> Encoder:
+async def _open_encoder(
+    args: argparse.Namespace, settings: IngestSettings, index: PosterIndex
+) -> Encoder:
     """A GrpcEncoder for --encoder, else the in-process encoder for the collection's model."""
-    if args.encoder:
-        return await open_encoder(encoder_settings(), args.encoder, args.encoder_api_key)
+    if settings.encoder_target:
+        return await open_encoder(
+            encoder_settings(), settings.encoder_target, settings.encoder_api_key
+        )
     collection = await asyncio.to_thread(_collection_or_none, index)
     return await open_encoder(encoder_settings(args.model, args.device, collection))
 
@@ -197,24 +164,25 @@ async def _ingest(args: argparse.Namespace) -> IngestSummary:
             )
         )
     )
+    settings = settings_from(args, IngestSettings)
     options = IngestOptions(
-        batch_size=args.batch_size,
-        in_flight=args.in_flight,
+        batch_size=settings.batch_size,
+        in_flight=settings.in_flight,
         shard=args.shard,
         report_path=args.report,
         fetch=FetchSettings(
-            cache_dir=args.cache_dir,
-            concurrency=args.download_concurrency,
-            timeout_s=args.download_timeout,
+            cache_dir=Path(settings.cache_dir),
+            concurrency=settings.download_concurrency,
+            timeout_s=settings.download_timeout_s,
         ),
-        retry=RetryPolicy(attempts=max(1, args.retries)),
-        log_every_s=args.progress_every,
+        retry=RetryPolicy(attempts=max(1, settings.retries)),
+        log_every_s=settings.progress_every_s,
         prune=args.prune,
     )
-    start_metrics_server(args.metrics_port)
-    index = open_index(index_settings(args))
+    start_metrics_server(settings.metrics_port)
+    index = open_index(index_settings_from(args))
     try:
-        encoder = await _open_encoder(args, index)
+        encoder = await _open_encoder(args, settings, index)
         try:
             summary = await run_ingest(rows, encoder, index, options)
         finally:
@@ -259,7 +227,7 @@ def delete_command(args: argparse.Namespace) -> int:
     """Runs ``poster-search delete``; exit 0 done (also when none was stored), 1 index down."""
     wanted = list(dict.fromkeys(m.strip() for m in args.movie_ids if m.strip()))
     try:
-        index = open_index(index_settings(args))
+        index = open_index(index_settings_from(args))
         try:
             if index.collection_model() is None:
                 say_error("there is no collection to delete from")

@@ -10,10 +10,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from encoder_service.settings import DEFAULT_MODEL
-from poster_index.settings import IndexSettings
+from encoder_service.settings import DEFAULT_MODEL, EncoderSettings
 from postersearch.app.demo import DemoOptions, run_demo
 from postersearch.app.exits import USAGE, exit_code_of, say_error
+from postersearch.app.options import (
+    Flag,
+    add_index_options,
+    add_model_options,
+    add_settings_options,
+    given,
+    index_settings_from,
+    settings_from,
+)
 from postersearch.app.query import Ask, ask_embedded, ask_server
 from postersearch.app.servers import run_search_server, run_serve
 from postersearch.app.table import format_table
@@ -64,23 +72,6 @@ def filter_from_args(args: argparse.Namespace) -> SearchFilter:
     )
 
 
-def _add_index_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--index", metavar="PATH", help="Qdrant Edge folder (default QDRANT_PATH, ./data/index)"
-    )
-    parser.add_argument("--qdrant-url", help="use a Qdrant server instead (QDRANT_URL)")
-    parser.add_argument("--collection", help="collection name (QDRANT_COLLECTION, posters)")
-
-
-def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--model",
-        help="in-process model id or folder (default: ENCODER_MODEL, else the model the "
-        "collection was built with)",
-    )
-    parser.add_argument("--device", help="in-process encoder device: auto, cpu, cuda, mps")
-
-
 def _add_poster_root_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--poster-root",
@@ -91,32 +82,9 @@ def _add_poster_root_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def index_settings_from(args: argparse.Namespace) -> IndexSettings:
-    """IndexSettings from QDRANT_* variables, overridden by --index/--qdrant-url/--collection."""
-    overrides: dict[str, Any] = {}
-    if args.index:
-        overrides.update(backend="edge", path=args.index)
-    if args.qdrant_url:
-        overrides.update(backend="server", url=args.qdrant_url)
-    if args.collection:
-        overrides["collection"] = args.collection
-    return IndexSettings(**overrides)
-
-
 def search_settings_from(args: argparse.Namespace) -> SearchSettings:
     """SearchSettings from SEARCH_* variables, overridden by the command line."""
-    overrides: dict[str, Any] = {}
-    for option, field in (
-        ("host", "host"),
-        ("port", "port"),
-        ("http_port", "http_port"),
-        ("encoder", "encoder_target"),
-        ("encoder_api_key", "encoder_api_key"),
-    ):
-        value = getattr(args, option, None)
-        if value is not None:
-            overrides[field] = value
-    return SearchSettings(**overrides)
+    return settings_from(args, SearchSettings)
 
 
 def add_commands(subparsers: Any) -> None:
@@ -145,45 +113,43 @@ def add_commands(subparsers: Any) -> None:
     how.add_argument("--image", type=Path, metavar="FILE", help="search by an image file")
     how.add_argument("--similar", metavar="MOVIE_ID", help="posters like this movie's")
     p.add_argument("--server", metavar="HOST:PORT", help="ask a running search server")
-    p.add_argument("--api-key", help="search server API key (SEARCH_API_KEY)")
+    add_settings_options(p, SearchSettings, [Flag("api_key", help="Search server API key")])
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    _add_index_options(p)
-    _add_model_options(p)
+    add_index_options(p)
+    add_model_options(p)
     p.set_defaults(func=search_command)
 
     p = subparsers.add_parser(
         "search-server", help="run the search gRPC service (and, with --http-port, the web page)"
     )
-    p.add_argument("--host", help="interface to bind (SEARCH_HOST, 0.0.0.0)")
-    p.add_argument("--port", type=int, help="gRPC port (SEARCH_PORT, 50052)")
-    p.add_argument(
-        "--encoder",
-        metavar="TARGET",
-        help="encoder service, host:port or dns:///host:port (SEARCH_ENCODER_TARGET); "
-        "without it the model runs in-process",
-    )
-    p.add_argument("--encoder-api-key", help="encoder service key (SEARCH_ENCODER_API_KEY)")
-    p.add_argument(
-        "--http-port",
-        type=int,
-        help="also serve the web page and JSON API on this port (off unless given)",
+    add_settings_options(
+        p,
+        SearchSettings,
+        [
+            "host",
+            "port",
+            Flag("encoder_target", "--encoder"),
+            "encoder_api_key",
+            Flag(
+                "http_port",
+                help="Also serve the web page and JSON API on this port (off unless given)",
+            ),
+        ],
     )
     _add_poster_root_option(p)
-    _add_index_options(p)
-    _add_model_options(p)
+    add_index_options(p)
+    add_model_options(p)
     p.set_defaults(func=search_server_command)
 
     p = subparsers.add_parser(
         "serve",
         help="encoder, search and the web page in one process over the embedded index",
     )
-    p.add_argument("--host", help="interface to bind (SEARCH_HOST, 0.0.0.0)")
-    p.add_argument("--port", type=int, help="search gRPC port (SEARCH_PORT, 50052)")
-    p.add_argument("--encoder-port", type=int, default=50051, help="encoder gRPC port")
-    p.add_argument("--http-port", type=int, help="web page port (SEARCH_HTTP_PORT, 8080)")
+    add_settings_options(p, SearchSettings, ["host", "port", "http_port"])
+    add_settings_options(p, EncoderSettings, [Flag("port", "--encoder-port")])
     _add_poster_root_option(p)
-    _add_index_options(p)
-    _add_model_options(p)
+    add_index_options(p)
+    add_model_options(p)
     p.set_defaults(func=serve_command)
 
     p = subparsers.add_parser(
@@ -220,7 +186,7 @@ def search_command(args: argparse.Namespace) -> int:
     settings = search_settings_from(args)
     try:
         if args.server:
-            page = asyncio.run(ask_server(ask, args.server, args.api_key or settings.api_key))
+            page = asyncio.run(ask_server(ask, args.server, settings.api_key))
         else:
             page = asyncio.run(
                 ask_embedded(ask, settings, index_settings_from(args), args.model, args.device)
@@ -272,7 +238,7 @@ def search_server_command(args: argparse.Namespace) -> int:
             index_settings_from(args),
             args.model,
             args.device,
-            web=args.http_port is not None,
+            web="http_port" in given(args, SearchSettings),
             poster_roots=args.poster_root or (),
         )
     )
@@ -286,7 +252,7 @@ def serve_command(args: argparse.Namespace) -> int:
         run_serve(
             search_settings_from(args),
             index_settings_from(args),
-            args.encoder_port,
+            given(args, EncoderSettings).get("port"),
             args.model,
             args.device,
             args.poster_root or (),

@@ -60,10 +60,10 @@ async def run_encoder_server(settings: EncoderSettings) -> int:
         server.port,
     )
     await run_until_stopped()
-    log.info("stopping: in-flight calls get %.1f s", settings.grace_seconds)
+    log.info("stopping: in-flight calls get %.1f s", settings.grace_s)
     started = time.monotonic()
     await server.stop()
-    await close_within(encoder, settings.grace_seconds - (time.monotonic() - started))
+    await close_within(encoder, settings.grace_s - (time.monotonic() - started))
     return 0
 
 
@@ -184,7 +184,7 @@ def guess_poster_roots(index: PosterIndex, sample: int = 100) -> list[Path]:
 async def run_serve(
     settings: SearchSettings,
     index_settings: IndexSettings,
-    encoder_port: int,
+    encoder_port: int | None = None,
     model: str | None = None,
     device: str | None = None,
     poster_roots: Sequence[Path] = (),
@@ -197,7 +197,9 @@ async def run_serve(
     start_metrics_server(settings.metrics_port)
     index = await asyncio.to_thread(open_index, index_settings, False)
     collection = await asyncio.to_thread(_collection_or_none, index)
-    local = encoder_settings(model, device, collection, host=settings.host, port=encoder_port)
+    # The encoder binds where search does; its port is --encoder-port, else ENCODER_PORT.
+    ports = {} if encoder_port is None else {"port": encoder_port}
+    local = encoder_settings(model, device, collection, host=settings.host, **ports)
     loaded = await open_encoder(local)
     # One admission for both doors: the web page and search gRPC in this process, and
     # the encoder service's callers, share the decode budget.

@@ -125,7 +125,7 @@ def test_sigterm_during_heavy_decoding_exits_within_the_grace(tiny_model_dir: Pa
     env = {
         **os.environ,
         "ENCODER_HOST": "127.0.0.1",
-        "ENCODER_GRACE_SECONDS": "1",
+        "ENCODER_GRACE_S": "1",
         "ENCODER_DECODE_WORKERS": "2",
         "HF_HUB_OFFLINE": "1",
     }

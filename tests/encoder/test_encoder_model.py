@@ -132,3 +132,16 @@ def test_processors_we_cannot_match_are_refused() -> None:
     assert image_preprocessing(SimpleNamespace(image_processor=bilinear)).resample == int(
         Image.Resampling.BILINEAR
     )
+
+
+def test_the_former_grace_variable_still_works_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ENCODER_GRACE_S", raising=False)
+    monkeypatch.setenv("ENCODER_GRACE_SECONDS", "7.5")
+    with pytest.warns(DeprecationWarning, match="ENCODER_GRACE_S"):
+        assert EncoderSettings().grace_s == 7.5
+
+    monkeypatch.setenv("ENCODER_GRACE_S", "2")
+    with pytest.warns(DeprecationWarning):
+        assert EncoderSettings().grace_s == 2.0, "the new name wins"

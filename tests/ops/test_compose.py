@@ -13,6 +13,10 @@ from typing import Any
 
 import pytest
 
+from ingest.settings import IngestSettings
+from postersearch.app.options import given, settings_from
+from search_service.settings import SearchSettings
+
 APP_SERVICES = ("encoder", "search", "ingest")
 PROJECT_VERSION = tomllib.loads(
     (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text(encoding="utf-8")
@@ -184,7 +188,7 @@ def test_search_serves_the_web_page_with_the_dataset_posters(
         "search"
     ]
     args = _parse(["poster-search", *search["command"]])
-    assert args.http_port == 8080
+    assert given(args, SearchSettings)["http_port"] == 8080
     assert args.poster_root == [Path("/dataset")]
     assert any(p["target"] == 8080 and p["published"] == "9000" for p in search["ports"])
     # The ingest job stores the posters' paths under /dataset; the page finds them there.
@@ -226,14 +230,15 @@ def test_service_commands_are_real_cli_commands(resolve_compose: ResolveCompose)
     args = _parse([*ingest["entrypoint"], *ingest["command"]])
     assert args.command == "ingest"
     assert args.dataset == Path("/dataset")
-    assert args.encoder == "dns:///encoder:6001"
+    assert given(args, IngestSettings)["encoder_target"] == "dns:///encoder:6001"
     # The key travels in the environment, never in the process arguments.
     assert ingest["environment"]["ENCODER_API_KEY"] == "k"
     assert not any(part.rsplit("=", 1)[-1] == "k" for part in ingest["entrypoint"])
-    assert args.cache_dir == Path("/data/poster-cache")
+    assert Path(given(args, IngestSettings)["cache_dir"]) == Path("/data/poster-cache")
     # `docker compose run --rm ingest DATASET OPTIONS` keeps the wiring and adds the rest.
     args = _parse([*ingest["entrypoint"], "/dataset/movies.jsonl", "--shard", "1/3"])
-    assert (args.dataset, args.encoder) == (Path("/dataset/movies.jsonl"), "dns:///encoder:6001")
+    assert args.dataset == Path("/dataset/movies.jsonl")
+    assert given(args, IngestSettings)["encoder_target"] == "dns:///encoder:6001"
     assert (args.shard.index, args.shard.count) == (1, 3)
 
 
@@ -243,9 +248,10 @@ def test_ingest_reads_the_encoder_key_from_its_environment(
     ingest = resolve_compose(profiles=("ingest",))["services"]["ingest"]
     argv = [*ingest["entrypoint"], *ingest["command"]]
     monkeypatch.setenv("ENCODER_API_KEY", ingest["environment"]["ENCODER_API_KEY"])
-    assert not _parse(argv).encoder_api_key, "no key when the encoder has none"
+    settings = settings_from(_parse(argv), IngestSettings)
+    assert not settings.encoder_api_key, "no key when the encoder has none"
     monkeypatch.setenv("ENCODER_API_KEY", "s3cret")
-    assert _parse(argv).encoder_api_key == "s3cret"
+    assert settings_from(_parse(argv), IngestSettings).encoder_api_key == "s3cret"
 
 
 def test_state_lives_in_named_volumes(resolve_compose: ResolveCompose) -> None:

@@ -23,6 +23,7 @@ SETTINGS_CLASSES = (
     ("encoder_service.settings", "EncoderSettings"),
     ("search_service.settings", "SearchSettings"),
     ("poster_index.settings", "IndexSettings"),
+    ("ingest.settings", "IngestSettings"),
 )
 PREFIXES = ("ENCODER_", "SEARCH_", "QDRANT_", "INGEST_")
 _COMPOSE_FILES = ("docker-compose.yml", "docker-compose.cpu.yml", "docker-compose.cluster.yml")
@@ -39,8 +40,13 @@ def _fields() -> dict[str, tuple[type[BaseSettings], str]]:
     found: dict[str, tuple[type[BaseSettings], str]] = {}
     for cls in _settings_classes():
         prefix = cls.model_config.get("env_prefix", "")
-        for name in cls.model_fields:
-            found[f"{prefix}{name}".upper()] = (cls, name)
+        for name, info in cls.model_fields.items():
+            # A field read from another name (IngestSettings.encoder_api_key from
+            # ENCODER_API_KEY) is listed under that name.
+            choices = getattr(info.validation_alias, "choices", ())
+            aliases = [c for c in choices if isinstance(c, str) and c.isupper()]
+            for env_name in aliases or [f"{prefix}{name}".upper()]:
+                found[env_name] = (cls, name)
     return found
 
 
