@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 import torch
+from PIL import Image
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +23,29 @@ _JPEG_END = b"\xff\xd9"
 class JpegDecoder(Protocol):
     """Decodes whole batches of JPEG files straight to resized pixels on the model's device."""
 
-    def decode(self, files: Sequence[bytes], size: int) -> list[torch.Tensor] | None:
-        """(3, size, size) uint8 tensors, one per file, or None to leave the batch to Pillow."""
+    def decode(self, files: Sequence[bytes], size: int, resample: int) -> list[torch.Tensor] | None:
+        """(3, size, size) uint8 tensors, one per file, or None to leave the batch to Pillow.
+
+        resample is the Pillow filter the model's processor resizes with (as on the CPU).
+        """
         ...
+
+
+# Pillow's filters as torch resizes them: the same where torch has it, else the nearest
+# kin (torch has no Lanczos or Hamming; their closest is the windowed cubic, and bilinear).
+_TORCH_MODES: dict[int, tuple[str, bool]] = {
+    int(Image.Resampling.NEAREST): ("nearest-exact", False),
+    int(Image.Resampling.BILINEAR): ("bilinear", True),
+    int(Image.Resampling.BICUBIC): ("bicubic", True),
+    int(Image.Resampling.LANCZOS): ("bicubic", True),
+    int(Image.Resampling.BOX): ("area", False),
+    int(Image.Resampling.HAMMING): ("bilinear", True),
+}
+
+
+def torch_resize_mode(resample: int) -> tuple[str, bool]:
+    """(interpolate mode, antialias) resizing as Pillow's filter resample does."""
+    return _TORCH_MODES.get(resample, ("bicubic", True))
 
 
 def load_gpu_decoder(device: str) -> GpuJpegDecoder | None:
@@ -53,13 +74,17 @@ class GpuJpegDecoder:
         self._device = device
         self._io = tv_io
 
-    def decode(self, files: Sequence[bytes], size: int) -> list[torch.Tensor] | None:
-        """Decodes and resizes files to (3, size, size) uint8 tensors on the GPU.
+    def decode(self, files: Sequence[bytes], size: int, resample: int) -> list[torch.Tensor] | None:
+        """Decodes and resizes files to (3, size, size) uint8 tensors on the GPU, with the
+        processor's resampling filter (resample, a Pillow filter).
 
         Returns:
             One tensor per file, or None when nvJPEG refused the batch (the caller then
             decodes it on the CPU).
         """
+        mode, antialias = torch_resize_mode(resample)
+        # align_corners only means something to the linear and cubic modes.
+        corners = {"align_corners": False} if mode in ("bilinear", "bicubic") else {}
         try:
             data = [torch.frombuffer(bytearray(f), dtype=torch.uint8) for f in files]
             decoded = self._io.decode_jpeg(
@@ -70,9 +95,9 @@ class GpuJpegDecoder:
                 resized = torch.nn.functional.interpolate(
                     img.unsqueeze(0).float(),
                     size=(size, size),
-                    mode="bicubic",
-                    antialias=True,
-                    align_corners=False,
+                    mode=mode,
+                    antialias=antialias,
+                    **corners,
                 )
                 out.append(resized.squeeze(0).round_().clamp_(0, 255).to(torch.uint8))
             return out

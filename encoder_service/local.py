@@ -227,7 +227,11 @@ class LocalEncoder:
         if on_gpu:
             # nvJPEG runs beside the Pillow threads: the two paths overlap.
             gpu_task = loop.run_in_executor(
-                self._gpu_thread, gpu.decode, [images[i] for i in on_gpu], self.runtime.image.size
+                self._gpu_thread,
+                gpu.decode,
+                [images[i] for i in on_gpu],
+                self.runtime.image.size,
+                self.runtime.image.resample,
             )
             cpu_results = await self._on_pool(images, on_cpu)
             decoded = await gpu_task

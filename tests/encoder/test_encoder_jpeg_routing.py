@@ -8,11 +8,12 @@ import io
 from collections.abc import Callable, Sequence
 
 import numpy as np
+import pytest
 import torch
 from encoder_samples import bad_images, encode, jpeg, poster
 from PIL import Image
 
-from encoder_service.gpu_decode import is_complete_jpeg, load_gpu_decoder
+from encoder_service.gpu_decode import is_complete_jpeg, load_gpu_decoder, torch_resize_mode
 from encoder_service.local import LocalEncoder
 from encoder_service.model import ModelRuntime
 from encoder_service.settings import EncoderSettings
@@ -25,15 +26,17 @@ class BatchJpegDecoder:
     def __init__(self, refuse: bool = False) -> None:
         self.refuse = refuse
         self.batches: list[int] = []
+        self.filters: list[int] = []
 
-    def decode(self, files: Sequence[bytes], size: int) -> list[torch.Tensor] | None:
+    def decode(self, files: Sequence[bytes], size: int, resample: int) -> list[torch.Tensor] | None:
         self.batches.append(len(files))
+        self.filters.append(resample)
         if self.refuse:
             return None
         out = []
         for data in files:
             img = Image.open(io.BytesIO(data)).convert("RGB")
-            img = img.resize((size, size), Image.Resampling.BICUBIC)
+            img = img.resize((size, size), Image.Resampling(resample))
             out.append(torch.from_numpy(np.array(img)).permute(2, 0, 1))
         return out
 
@@ -78,6 +81,8 @@ async def test_complete_rgb_jpegs_go_to_the_batch_decoder_the_rest_to_pillow(
 
     # Two plain JPEGs in one batch; the CMYK and truncated ones went to Pillow.
     assert device.batches == [2]
+    # The device resizes with the processor's filter, as the Pillow path does.
+    assert device.filters == [runtime.image.resample]
     _check(list(outcomes), list(reference))
     failures = [o for o in outcomes if isinstance(o, ImageFailure)]
     assert [(f.index, f.code) for f in failures] == [
@@ -114,3 +119,24 @@ def test_only_complete_jpegs_qualify() -> None:
 
 def test_no_device_decoder_on_the_cpu() -> None:
     assert load_gpu_decoder("cpu") is None
+
+
+@pytest.mark.parametrize(
+    ("resample", "mode"),
+    [
+        (Image.Resampling.BICUBIC, "bicubic"),
+        (Image.Resampling.BILINEAR, "bilinear"),
+        (Image.Resampling.NEAREST, "nearest-exact"),
+        (Image.Resampling.BOX, "area"),
+    ],
+)
+def test_the_device_resize_follows_the_processors_filter(
+    resample: Image.Resampling, mode: str
+) -> None:
+    assert torch_resize_mode(int(resample))[0] == mode
+    # The mode is one torch accepts, with the antialias setting it accepts.
+    image = torch.rand(1, 3, 40, 30)
+    chosen, antialias = torch_resize_mode(int(resample))
+    assert torch.nn.functional.interpolate(
+        image, size=(16, 16), mode=chosen, antialias=antialias
+    ).shape == (1, 3, 16, 16)
