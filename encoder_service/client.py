@@ -45,8 +45,21 @@ _SERVICE_CONFIG = {
 }
 
 
-def channel_options(max_message_bytes: int = _MAX_MESSAGE_BYTES) -> list[tuple[str, object]]:
-    """Options of a channel to the encoder: message size, keepalive, balancing, retries."""
+def channel_options(
+    max_message_bytes: int = _MAX_MESSAGE_BYTES, retries: bool = True
+) -> list[tuple[str, object]]:
+    """Options of a channel to the encoder: message size, keepalive, balancing, retries.
+
+    Args:
+        max_message_bytes: Largest message sent or received.
+        retries: Let the channel retry UNAVAILABLE calls; False where the caller retries
+            itself (ingest), so that the two layers do not multiply.
+    """
+    config = (
+        _SERVICE_CONFIG
+        if retries
+        else {"loadBalancingConfig": _SERVICE_CONFIG["loadBalancingConfig"]}
+    )
     return [
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
@@ -55,8 +68,8 @@ def channel_options(max_message_bytes: int = _MAX_MESSAGE_BYTES) -> list[tuple[s
         ("grpc.keepalive_time_ms", 60_000),
         ("grpc.keepalive_timeout_ms", 20_000),
         ("grpc.keepalive_permit_without_calls", 0),
-        ("grpc.service_config", json.dumps(_SERVICE_CONFIG)),
-        ("grpc.enable_retries", 1),
+        ("grpc.service_config", json.dumps(config)),
+        ("grpc.enable_retries", int(retries)),
     ]
 
 
@@ -98,10 +111,18 @@ class GrpcEncoder:
             name resolves to.
         api_key: Sent as ``authorization: Bearer <key>`` when set.
         timeout_s: Deadline of each unary call.
+        retries: Retry UNAVAILABLE calls in the channel (up to 3 tries); pass False when
+            the caller has its own retry layer.
     """
 
-    def __init__(self, target: str, api_key: str | None = None, timeout_s: float = 30.0) -> None:
-        self._channel = grpc.aio.insecure_channel(target, options=channel_options())
+    def __init__(
+        self,
+        target: str,
+        api_key: str | None = None,
+        timeout_s: float = 30.0,
+        retries: bool = True,
+    ) -> None:
+        self._channel = grpc.aio.insecure_channel(target, options=channel_options(retries=retries))
         self._stub = encoder_pb2_grpc.EncoderServiceStub(self._channel)
         self._metadata = (("authorization", f"Bearer {api_key}"),) if api_key else ()
         self._timeout = timeout_s

@@ -146,8 +146,13 @@ async def _open_encoder(
 ) -> Encoder:
     """A GrpcEncoder for --encoder, else the in-process encoder for the collection's model."""
     if settings.encoder_target:
+        # The ingest worker retries an unavailable encoder (--retries), so the channel
+        # does not: one batch is tried --retries times, not three times as often.
         return await open_encoder(
-            encoder_settings(), settings.encoder_target, settings.encoder_api_key
+            encoder_settings(),
+            settings.encoder_target,
+            settings.encoder_api_key,
+            channel_retries=False,
         )
     collection = await asyncio.to_thread(_collection_or_none, index)
     return await open_encoder(encoder_settings(args.model, args.device, collection))

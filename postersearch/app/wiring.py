@@ -83,6 +83,7 @@ async def open_encoder(
     target: str = "",
     api_key: str | None = None,
     timeout_s: float = 30.0,
+    channel_retries: bool = True,
 ) -> Encoder:
     """A GrpcEncoder when target is set, else the model of settings loaded in this process.
 
@@ -91,9 +92,11 @@ async def open_encoder(
         target: Encoder service, "host:port" or "dns:///host:port"; empty loads the model.
         api_key: Key the encoder service expects, if any.
         timeout_s: Longest wait for one encoder call when the caller set no deadline.
+        channel_retries: Let the gRPC channel retry an UNAVAILABLE call; False where the
+            caller retries itself, so that one layer retries, not two multiplied.
     """
     if target:
-        return GrpcEncoder(target, api_key, timeout_s)
+        return GrpcEncoder(target, api_key, timeout_s, retries=channel_retries)
     return await open_local_encoder(settings)
 
 

@@ -11,6 +11,7 @@ import pytest
 from encoder_samples import bad_images, jpeg
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from prometheus_client import REGISTRY
 
 from encoder_service.client import EncoderAuthError, GrpcEncoder
 from encoder_service.local import LocalEncoder, open_local_encoder
@@ -320,3 +321,28 @@ async def test_unreachable_server_is_unavailable() -> None:
             await client.encode_texts(["anyone?"])
     finally:
         await client.close()
+
+
+def _unavailable_calls() -> float:
+    labels = {"service": "encoder", "method": "EncodeText", "code": "UNAVAILABLE"}
+    return REGISTRY.get_sample_value("postersearch_grpc_requests_total", labels) or 0.0
+
+
+@pytest.mark.parametrize(("retries", "tries"), [(True, 3), (False, 1)])
+async def test_the_channel_retries_unavailable_only_when_asked(
+    tiny_settings: EncoderSettings, retries: bool, tries: int
+) -> None:
+    # A server whose model is still loading answers every call UNAVAILABLE; its metrics
+    # count what arrived.
+    server = EncoderServer(tiny_settings)
+    await server.start()
+    client = GrpcEncoder(f"127.0.0.1:{server.port}", retries=retries)
+    before = _unavailable_calls()
+    try:
+        with pytest.raises(EncoderUnavailableError):
+            await client.encode_texts(["anyone?"])
+    finally:
+        await client.close()
+        await server.stop(0)
+
+    assert _unavailable_calls() - before == tries
