@@ -11,7 +11,7 @@ from qdrant_client import QdrantClient
 
 from poster_index.base import PosterIndex
 from poster_index.edge import EdgePosterIndex
-from poster_index.server import ServerPosterIndex
+from poster_index.remote import ServerPosterIndex
 from postersearch.domain import Poster, PosterVector
 
 

@@ -18,7 +18,7 @@ from poster_index.hybrid import DEFAULT_FUSION, FusionWeights
 from poster_index.lexical import lexical_query
 from poster_index.model_record import write_model_record
 from poster_index.payload import point_id
-from poster_index.server import ServerPosterIndex
+from poster_index.remote import ServerPosterIndex
 from poster_index.tuning import DEFAULT_TUNING
 from postersearch.domain import Poster, PosterVector, SearchFilter
 

@@ -14,7 +14,7 @@ from poster_index.base import IndexUnavailableError, ModelMismatchError
 from poster_index.edge import EdgePosterIndex
 from poster_index.factory import open_index
 from poster_index.payload import point_id
-from poster_index.server import ServerPosterIndex, quantization_config
+from poster_index.remote import ServerPosterIndex, quantization_config
 from poster_index.settings import IndexSettings
 from poster_index.tuning import IndexTuning
 

@@ -16,7 +16,7 @@ from index_samples import IndexFactory, unit_vector
 from poster_index.base import PayloadUpdate, PosterIndex, StoredContent
 from poster_index.edge import EdgePosterIndex
 from poster_index.payload import FIELD_CAPTION, metadata_hash, point_id
-from poster_index.server import ServerPosterIndex
+from poster_index.remote import ServerPosterIndex
 from postersearch.domain import Poster, PosterVector
 
 pytestmark = [

@@ -19,7 +19,7 @@ from poster_index.base import PosterIndex
 from poster_index.edge import EdgePosterIndex
 from poster_index.lexical import lexical_query
 from poster_index.payload import FIELD_CAPTION
-from poster_index.server import ServerPosterIndex
+from poster_index.remote import ServerPosterIndex
 from postersearch.domain import Poster, SearchFilter
 
 pytestmark = [

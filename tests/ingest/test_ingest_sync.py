@@ -22,7 +22,7 @@ from ingest.worker import IngestOptions, Shard, run_ingest
 from poster_index.base import PosterIndex
 from poster_index.edge import EdgePosterIndex
 from poster_index.payload import FIELD_CAPTION, point_id, poster_to_payload
-from poster_index.server import ServerPosterIndex
+from poster_index.remote import ServerPosterIndex
 from postersearch.domain import Poster, PosterVector
 
 pytestmark = [

@@ -203,7 +203,7 @@ async def test_server_backend_through_qdrant_client(
 ) -> None:
     from qdrant_client import QdrantClient
 
-    from poster_index.server import ServerPosterIndex
+    from poster_index.remote import ServerPosterIndex
 
     index = ServerPosterIndex(QdrantClient(location=":memory:"))
     rows = list(read_dataset(_dataset(tmp_path, good=12)))
@@ -251,7 +251,7 @@ async def test_unreachable_qdrant_server_stops_the_run(
 ) -> None:
     from qdrant_client import QdrantClient
 
-    from poster_index.server import ServerPosterIndex
+    from poster_index.remote import ServerPosterIndex
 
     client = QdrantClient(
         url="http://127.0.0.1:1", prefer_grpc=False, timeout=1, check_compatibility=False

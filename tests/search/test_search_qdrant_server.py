@@ -10,7 +10,7 @@ import pytest
 from qdrant_client import QdrantClient
 from search_fixtures import DIM, MODEL_ID, KeywordEncoder, Seeded, text_vector
 
-from poster_index.server import ServerPosterIndex
+from poster_index.remote import ServerPosterIndex
 from postersearch.domain import CollectionModel, PosterVector, SearchFilter
 from postersearch.v1 import search_pb2, search_pb2_grpc
 from search_service.core import PosterSearch

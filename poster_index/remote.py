@@ -1,4 +1,5 @@
-"""The server backend: a Qdrant server (or qdrant-client's local mode) through qdrant-client."""
+"""The server backend: a remote Qdrant server (or qdrant-client's local mode) through
+qdrant-client. Named remote, not server, as it serves nothing: it is a client of Qdrant."""
 
 from __future__ import annotations
 
