@@ -76,9 +76,11 @@ class EncoderServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def EncodeImagesStream(self, request_iterator, context):
-        """Bulk form of EncodeImages for ingest: many batches on one call, each
-        answered by one response carrying the batch's sequence number. Responses
-        may arrive out of order when batches finish out of order.
+        """Bulk form of EncodeImages: many batches on one call, each answered by one
+        response carrying the batch's sequence number. Responses may arrive out of
+        order when batches finish out of order. An error ends the whole stream, so
+        callers that retry or split batches one by one (the project's ingest) use
+        EncodeImages instead.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
