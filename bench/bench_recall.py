@@ -45,7 +45,7 @@ from synthetic_collection import (
 )
 
 from poster_index.edge import EdgePosterIndex
-from poster_index.tuning import DEFAULT_TUNING, IndexTuning
+from poster_index.tuning import DEFAULT_TUNING, QDRANT_FULL_SCAN_KB, IndexTuning
 from postersearch.domain import CollectionModel, Poster, PosterVector, SearchFilter
 
 LIMIT = 10
@@ -88,10 +88,10 @@ def build(data: Collection, path: Path, tuning: IndexTuning) -> EdgePosterIndex:
 
 
 def qdrant_defaults(tuning: IndexTuning) -> IndexTuning:
-    """Qdrant's default graph (m 16, ef_construct 100), no quantization, no ACORN, cut into
-    the same segments as the planned collection."""
-    return IndexTuning(m=16, ef_construct=100, acorn=False, int8=False,
-                       segment_points=tuning.segment_points)  # fmt: skip
+    """Qdrant's default graph (m 16, ef_construct 100, full-scan threshold 10,000 KB), no
+    quantization, no ACORN, cut into the same segments as the planned collection."""
+    return IndexTuning(m=16, ef_construct=100, full_scan_kb=QDRANT_FULL_SCAN_KB, acorn=False,
+                       int8=False, segment_points=tuning.segment_points)  # fmt: skip
 
 
 def timed(fn: Callable[[], list[str]]) -> tuple[list[str], float, float]:

@@ -48,7 +48,7 @@ from poster_index.payload import (
 from poster_index.plan import Walk, exact_route, laddered, planned_browse, planned_search, walk_for
 from poster_index.points import RETRIEVE_CHUNK, check_dimensions, stored_movie_ids
 from poster_index.text_filters import text_match_edge
-from poster_index.tuning import DEFAULT_TUNING, IndexTuning
+from poster_index.tuning import DEFAULT_TUNING, IndexTuning, full_scan_kb_for
 from postersearch.domain import CollectionModel, Poster, PosterVector, SearchFilter, SearchHit
 
 # Edge keeps its own configuration here; its presence means the shard was created.
@@ -226,7 +226,7 @@ class EdgePosterIndex:
             hnsw_config=edge.HnswIndexConfig(
                 m=t.m,
                 ef_construct=t.ef_construct,
-                full_scan_threshold=t.full_scan_kb,
+                full_scan_threshold=full_scan_kb_for(t, model.dimension),
                 payload_m=t.payload_m,
             ),
             quantization_config=(

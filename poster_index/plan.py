@@ -3,17 +3,23 @@
 Both backends answer through `planned_search`, so the rules below hold for Qdrant Edge and for
 a Qdrant server alike; each backend only turns a `Walk` into its own client's search call.
 
-Route. A filter keeping at most `IndexTuning.exact_max_share` of the collection (Qdrant's
-estimate from the payload indexes) is answered by Qdrant's exact search: below that share it
-was the cheaper of the two at 80k and at 1M posters (docs/index.md), and it never misses.
+Route. Qdrant's own planner picks, inside each segment, between walking the HNSW graph and
+scanning the posters a filter lets through; its threshold (`IndexTuning.full_scan_kb`) is by
+default a whole segment, so every filtered query is answered by scanning, in each segment, the
+int8 copy of the posters that pass and rescoring the best `oversampling` x the window with the
+float32 vectors, and only unfiltered queries walk the graph. The bound is per segment and
+segments have a fixed size, so the decision is the same at 80k and at 1M posters.
 
-Recall. A filter that correlates with what posters look like (a genre the query's look-alikes
-never have, or the commonest genre, which is scattered thinly through the query's own cluster)
-leaves the HNSW graph walk stranded among posters that fail the filter: with plain filtered HNSW
-recall@10 fell to 0.50-0.77 on such collections (docs/index.md). Qdrant's ACORN walks through the
-neighbours of the neighbours that fail, and is asked for whenever a filtered query walks the
-graph. Inside each segment Qdrant also scans the posters a filter lets through when they are
-few (`IndexTuning.full_scan_kb`).
+Why not the graph for filters. A filter that correlates with what posters look like (a genre
+the query's look-alikes never have, or the commonest genre, which is scattered thinly through
+the query's own cluster) leaves a filtered graph walk stranded among posters that fail it:
+plain filtered HNSW fell to recall@10 0.50-0.77 on such collections; Qdrant's ACORN, which
+walks through the neighbours of the neighbours that fail, kept recall but cost more than
+Qdrant's exact search for filters keeping 30-60% of the posters, and the int8 scan costs about
+a third of exact search's float32 one (docs/index.md). ACORN is still asked for whenever a
+filtered query walks the graph (a tuning with a smaller threshold, or a segment a filter lets
+almost everything through). Qdrant's exact search over float32 (`IndexTuning.exact_max_share`)
+is kept as an option and off by default.
 
 Pages. A graph walk is only deterministic for fixed parameters: asking for 20 results walks
 differently from asking for 10 (the ef, and the int8 candidates rescored, grow with the limit),
@@ -90,7 +96,9 @@ def exact_route(tuning: IndexTuning, flt: SearchFilter, share_of: ShareOf) -> bo
     collection; the graph's is walks over segments of a fixed size, also in proportion to the
     collection. Their ratio does not change with the size, so the bound is a share.
     """
-    return not flt.is_empty and share_of(flt) <= tuning.exact_max_share
+    if flt.is_empty or tuning.exact_max_share <= 0:
+        return False  # no estimate asked for: the route is Qdrant's
+    return share_of(flt) <= tuning.exact_max_share
 
 
 def walk_for(tuning: IndexTuning, window: int, filtered: bool, exact: bool = False) -> Walk:

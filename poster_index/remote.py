@@ -48,7 +48,7 @@ from poster_index.payload import (
 from poster_index.plan import Walk, exact_route, laddered, planned_browse, planned_search, walk_for
 from poster_index.points import RETRIEVE_CHUNK, check_dimensions, stored_movie_ids
 from poster_index.text_filters import text_match_client
-from poster_index.tuning import DEFAULT_TUNING, IndexTuning
+from poster_index.tuning import DEFAULT_TUNING, IndexTuning, full_scan_kb_for, segment_kb
 from postersearch.domain import CollectionModel, Poster, PosterVector, SearchFilter, SearchHit
 
 _MAX_GENRES = 10_000
@@ -205,13 +205,16 @@ class ServerPosterIndex:
                 hnsw_config=models.HnswConfigDiff(
                     m=t.m,
                     ef_construct=t.ef_construct,
-                    full_scan_threshold=t.full_scan_kb,
+                    full_scan_threshold=full_scan_kb_for(t, model.dimension),
                     payload_m=t.payload_m,
                 ),
                 quantization_config=quantization_config(t),
                 optimizers_config=models.OptimizersConfigDiff(
                     indexing_threshold=t.indexing_threshold_kb,
                     default_segment_number=t.segments,
+                    # Segments of about segment_points posters, as on Edge, so that the
+                    # full-scan threshold (a whole segment) scans every filtered query.
+                    max_segment_size=segment_kb(t, model.dimension),
                 ),
                 metadata={_META_MODEL_ID: model.model_id, _META_DIMENSION: model.dimension},
                 shard_number=self._shard_number,

@@ -19,7 +19,7 @@ from index_samples import DIM, MODEL, unit_vector
 from poster_index.base import IndexUnavailableError, ModelMismatchError
 from poster_index.edge import EdgePosterIndex
 from poster_index.model_record import MODEL_RECORD_NAME
-from poster_index.tuning import IndexTuning
+from poster_index.tuning import QDRANT_FULL_SCAN_KB, IndexTuning, full_scan_kb_for
 from postersearch.domain import Poster, PosterVector, SearchFilter
 
 EXACT = edge.SearchParams(exact=True)
@@ -155,6 +155,61 @@ def test_hnsw_search_agrees_with_exact(
             assert hits[0].score == pytest.approx(best, abs=1e-5)
     finally:
         index.close()
+
+
+def test_the_full_scan_threshold_is_a_whole_segment() -> None:
+    """By default Qdrant's threshold is the float32 vectors of one segment, rounded down so
+    that a full segment is never below it (an unfiltered query walks the graph)."""
+    assert full_scan_kb_for(IndexTuning(), 768) == 120_000
+    for dim in (16, 100, 512, 768, 1152):
+        tuning = IndexTuning(segment_points=40_000)
+        points = full_scan_kb_for(tuning, dim) * 1024 // (dim * 4)
+        assert 39_900 <= points <= 40_000
+    assert full_scan_kb_for(IndexTuning(segment_points=0), 768) == QDRANT_FULL_SCAN_KB
+    assert full_scan_kb_for(IndexTuning(full_scan_kb=7), 768) == 7
+
+
+@pytest.mark.parametrize("full_scan_kb", [None, 1], ids=["segment-scan", "graph"])
+def test_filtered_queries_are_scanned_in_each_segment(
+    tmp_path: Path, make_poster: Callable[..., Poster], full_scan_kb: int | None
+) -> None:
+    """With the default threshold, Qdrant scans the posters a filter lets through in every
+    indexed segment, so even a graph too coarse to find them gives the exact top; with the
+    threshold at 1 KB the same filtered queries walk that graph and miss some."""
+    rng = np.random.default_rng(5)
+    vectors = rng.normal(size=(600, DIM))
+    genres = [("Horror",) if i % 3 == 0 else ("Drama",) for i in range(600)]
+    # A graph so coarse that walks through it miss some of the filtered top.
+    tuning = IndexTuning(
+        m=4,
+        ef_construct=8,
+        hnsw_ef=1,
+        page_window=4,
+        int8=False,
+        acorn=False,
+        indexing_threshold_kb=1,
+        segment_points=300,
+        full_scan_kb=full_scan_kb,
+    )
+    index = EdgePosterIndex(tmp_path, tuning=tuning)
+    index.ensure_collection(MODEL)
+    normed = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    horror = np.array([g == ("Horror",) for g in genres])
+    posters = [make_poster(movie_id=str(i), genres=genres[i]) for i in range(600)]
+    misses = 0
+    try:
+        for start in (0, 300):
+            index.upsert(
+                [PosterVector(posters[i], vectors[i].tolist()) for i in range(start, start + 300)]
+            )
+        assert index.segment_count() >= 2
+        for q in rng.normal(size=(20, DIM)):
+            expected = [str(i) for i in np.argsort(-np.where(horror, normed @ q, -np.inf))[:4]]
+            hits = index.search(q.tolist(), SearchFilter(genres_any=("Horror",)), limit=4)
+            misses += [h.poster.movie_id for h in hits] != expected
+    finally:
+        index.close()
+    assert (misses == 0) == (full_scan_kb is None)
 
 
 def test_upserts_cut_the_collection_into_segments(
