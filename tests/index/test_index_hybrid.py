@@ -124,6 +124,26 @@ def test_hybrid_is_the_weighted_rrf_of_both_branches(
         assert hit.found_by == (("vector", "text") if in_text else ("vector",))
 
 
+def test_hybrid_without_a_text_match_is_the_vector_search_with_its_cosines(
+    worded: PosterIndex,
+) -> None:
+    """A description whose words no movie holds enough of: the answer, scores included,
+    is the vector search's (cosines, not reciprocal ranks), found by the vector branch,
+    and its pages add up like the vector search's."""
+    query = lexical_query("dark red poster of a rich man with a single face")
+    assert not query.is_empty
+    vector = descending_query()
+    expected = worded.search(vector, SearchFilter(), 8)
+    hits = worded.hybrid_search(vector, query, SearchFilter(), 8)
+    assert [(h.poster.movie_id, h.score) for h in hits] == [
+        (h.poster.movie_id, h.score) for h in expected
+    ]
+    assert all(h.found_by == ("vector",) for h in hits)
+    assert hits[0].score < 1.0 and hits[1].score != pytest.approx(0.5), "cosines, not RRF"
+    pages = [worded.hybrid_search(vector, query, SearchFilter(), 3, offset) for offset in (0, 3)]
+    assert ids(pages[0] + pages[1]) == ids(hits)[:6]
+
+
 def test_hybrid_filters_both_branches_and_keeps_text_matches_beyond_the_vector_depth(
     index: PosterIndex, make_poster: Callable[..., Poster]
 ) -> None:
