@@ -7,10 +7,9 @@ enough, the sparse vector search itself asks no more (a movie sharing no term sc
 nothing), so no condition is added and the query costs no payload look-up.
 
 Each term is its own `MatchValue` condition (a word with two terms, a Hangul word and its
-stem, is a `should` of both): Qdrant answers `MatchAny` on an integer index by checking
-every stored point, so one `MatchAny` per word made a filtered lexical query cost time in
-proportion to the collection (measured with Qdrant Edge at 10,000 posters: 0.19 ms against
-0.12 ms with `MatchValue`, and 0.06 ms without the filter), for the same answer.
+stem, is a `should` of both). One `MatchAny` per word gives the same answers, but Qdrant
+checks it on the integer term index at a cost that grows with the collection (measured with
+Qdrant Edge at 2,000 and 10,000 posters; docs/search.md).
 """
 
 from __future__ import annotations
