@@ -81,6 +81,18 @@ def test_text_search_finds_titles_stories_and_korean(worded: PosterIndex) -> Non
     assert hits[0].score > hits[1].score > 0
 
 
+def test_a_korean_word_counts_towards_the_share_with_or_without_its_particle(
+    worded: PosterIndex,
+) -> None:
+    """Four words, two needed: movie 3 holds "네온사인" (the query says "네온사인이") and
+    "사이버펑크"; either form of a word counts as that word."""
+    query = lexical_query("네온사인이 많은 사이버펑크 느낌")
+    assert (len(query.words), query.min_words) == (4, 2)
+    assert ids(worded.text_search(query, SearchFilter(), 10)) == ["3"]
+    hybrid = worded.hybrid_search(descending_query(), query, SearchFilter(), 10)
+    assert hybrid[0].poster.movie_id == "3" and "text" in hybrid[0].found_by
+
+
 def test_text_search_keeps_to_the_filter_and_pages(worded: PosterIndex) -> None:
     crime = SearchFilter(genres_any=("Crime",), genres_none=("Comedy",))
     assert ids(worded.text_search(lexical_query("heist casino"), crime, 10)) == ["2"]
