@@ -269,3 +269,31 @@ def test_refresh_text_picks_up_words_written_later_and_keeps_the_image_vector(
     assert ids(index.text_search(query, SearchFilter(), 5)) == ["1"]
     assert index.get_vector("1") == pytest.approx(unit_vector(1))
     assert ids(index.text_search(lexical_query("heat"), SearchFilter(), 5)) == ["1"]
+
+
+def test_hybrid_pages_add_up_across_the_ladder(
+    index: PosterIndex, make_poster: Callable[..., Poster]
+) -> None:
+    """Page k of size n is ranks k*n .. (k+1)*n-1 of the one long answer, past the first
+    rung's window, with text matches in both branches and a filter."""
+    rng = np.random.default_rng(11)
+    items = []
+    for n in range(5 * DEFAULT_TUNING.page_window):
+        words = {"overview": "A lighthouse keeper"} if n % 3 else {}
+        genres = ("Horror",) if n % 4 else ("Drama",)
+        poster = make_poster(movie_id=str(n), genres=genres, **words)
+        items.append(PosterVector(poster, rng.normal(size=DIM).tolist()))
+    index.upsert(items)
+    vector = rng.normal(size=DIM).tolist()
+    query = lexical_query("lighthouse")
+    horror = SearchFilter(genres_any=("Horror",))
+    size, pages = 7, 8
+    long = index.hybrid_search(vector, query, horror, size * pages)
+    assert len(long) == size * pages > 2 * DEFAULT_TUNING.page_window
+    paged = [
+        h for k in range(pages) for h in index.hybrid_search(vector, query, horror, size, k * size)
+    ]
+    assert [(h.poster.movie_id, h.found_by) for h in paged] == [
+        (h.poster.movie_id, h.found_by) for h in long
+    ]
+    assert {h.found_by for h in long} >= {("vector",), ("vector", "text")}
