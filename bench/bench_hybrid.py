@@ -24,6 +24,11 @@ both measure the index and the service, not the encoder), interleaved, with the 
 
     python bench/bench_hybrid.py                  # 2,000 posters
     python bench/bench_hybrid.py --count 10000
+    python bench/bench_hybrid.py --count 10000 --path /tmp/bench-hybrid   # kept for re-runs
+
+With --path the posters and the collection stay in that folder; a re-run finds them there
+and its ingest only checks that they are stored (remove the folder after changing how
+movies are indexed).
 """
 
 from __future__ import annotations
@@ -248,16 +253,46 @@ async def latency(index: EdgePosterIndex, queries: list[Query], repeats: int) ->
     print(f"  hybrid p50 / vector p50: {p50['hybrid'] / p50['vector']:.2f}x")
 
 
+async def stages(index: EdgePosterIndex, queries: list[Query], repeats: int) -> None:
+    """Where a search's time goes: the query's words, then the index alone per mode."""
+    encoder = ColourEncoder()
+    vectors = {q.text: (await encoder.encode_texts([q.text]))[0].tolist() for q in queries}
+    lexical = {q.text: lexical_query(q.text) for q in queries}
+    everything = SearchFilter()
+    parts = {
+        "BM25 query terms, uncached": lambda text: lexical_query.__wrapped__(text),
+        "index: vector search": lambda text: index.search(vectors[text], everything, 10),
+        "index: text search (lexical branch)": lambda text: index.text_search(
+            lexical[text], everything, 10
+        ),
+        "index: hybrid search": lambda text: index.hybrid_search(
+            vectors[text], lexical[text], everything, 10
+        ),
+    }
+    timings: dict[str, list[float]] = {name: [] for name in parts}
+    for _ in range(repeats):
+        for q in queries:
+            for name, run in parts.items():
+                started = time.perf_counter()
+                run(q.text)
+                timings[name].append((time.perf_counter() - started) * 1000)
+    print(f"\nwhere the time goes, {len(queries) * repeats} queries each, limit 10 (p50)")
+    for name, t in timings.items():
+        print(f"  {name:<38} {statistics.median(t):6.3f} ms")
+
+
 async def main_async(args: argparse.Namespace) -> None:
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory() as tmp:
-        index, posters = await build(Path(tmp), args.count, args.seed)
+        workdir = Path(args.path) / f"{args.count}-{args.seed}" if args.path else Path(tmp)
+        index, posters = await build(workdir, args.count, args.seed)
         try:
             metadata = make_metadata(args.count, args.seed)
             stories = [w.story for w in make_words([m[1] for m in metadata], args.seed)]
             queries = make_queries(posters, stories, args.titles)
             await quality(index, queries)
             await latency(index, queries, args.repeats)
+            await stages(index, queries, args.repeats)
         finally:
             index.close()
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
@@ -269,6 +304,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--titles", type=int, default=200, help="title queries")
     parser.add_argument("--repeats", type=int, default=5, help="latency rounds")
+    parser.add_argument("--path", help="folder keeping the posters and collection between runs")
     asyncio.run(main_async(parser.parse_args()))
 
 

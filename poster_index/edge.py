@@ -24,6 +24,7 @@ from poster_index.hybrid import (
     DEFAULT_FUSION,
     FusionWeights,
     found_by,
+    ranked_hybrid,
 )
 from poster_index.lexical import FIELD_TEXT_TERMS, TEXT_VECTOR, LexicalQuery, text_payload
 from poster_index.model_record import (
@@ -646,10 +647,10 @@ class EdgePosterIndex:
     ) -> list[SearchHit]:
         """Posters passing flt, ranked by the fusion of the vector and the lexical branch.
 
-        Each rung of the paging ladder is one batch: the fused query (both branches
-        prefetched under flt as deep as the rung's window, the vector branch walked as the
-        search plan walks it, fused by weighted RRF in Qdrant) and the lexical branch's
-        ranking, from which each hit learns which branches returned it.
+        Each rung of the paging ladder asks for the lexical branch's ranking, then the fused
+        query (both branches prefetched under flt as deep as the rung's window, the vector
+        branch walked as the search plan walks it, fused by weighted RRF in Qdrant); with no
+        text match the answer is the vector search (see `poster_index.hybrid`).
         """
         shard = self._ready()
         qfilter = to_edge_filter(flt)
@@ -658,7 +659,13 @@ class EdgePosterIndex:
         dense = edge.Query.Nearest([float(x) for x in vector], using=VECTOR_NAME)
         exact = exact_route(self._tuning, flt, self._share)
 
-        def fetch(window: int) -> list[SearchHit]:
+        def lexical_ids(window: int) -> list[Any]:
+            request = edge.QueryRequest(
+                limit=window, query=lexical, filter=text_filter, with_payload=False
+            )
+            return [p.id for p in self._call(shard.query, request)]
+
+        def fused_hits(window: int, text_ranks: Mapping[Any, int]) -> list[SearchHit]:
             walk = walk_for(self._tuning, window, not flt.is_empty, exact)
             fused = edge.QueryRequest(
                 limit=window,
@@ -670,23 +677,23 @@ class EdgePosterIndex:
                 query=edge.Fusion.Rrf(k=fusion.k, weights=fusion.as_list()),  # type: ignore[arg-type]
                 with_payload=True,
             )
-            text_only = edge.QueryRequest(
-                limit=window, query=lexical, filter=text_filter, with_payload=False
-            )
-            points, text_points = self._call(
-                shard.query_batch, edge.QueryBatchRequest([fused, text_only])
-            )
-            text_ranks = {p.id: rank for rank, p in enumerate(text_points)}
             return [
                 SearchHit(
                     payload_to_poster(p.payload or {}),
                     float(p.score),
                     found_by(p.id, float(p.score), text_ranks, window, fusion),
                 )
-                for p in points
+                for p in self._call(shard.query, fused)
             ]
 
-        return laddered(fetch, self._tuning, offset + limit)[offset : offset + limit]
+        return ranked_hybrid(
+            lexical_ids,
+            fused_hits,
+            lambda: self.search(vector, flt, limit, offset),
+            self._tuning,
+            limit,
+            offset,
+        )
 
     def browse(self, flt: SearchFilter, limit: int, offset: int = 0) -> list[SearchHit]:
         """Posters passing flt, highest rating first, then the unrated; score is the rating."""

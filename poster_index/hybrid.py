@@ -12,13 +12,24 @@ The weights were chosen with bench/bench_hybrid.py (figures in docs/search.md): 
 match are strong evidence (a title, a story keyword), so the lexical branch weighs more, and
 its word-share filter keeps descriptions of a look ("dark red poster with a face") from
 being taken over by movies that merely share one word with them.
+
+The lexical branch's own ranking is asked for first, on every rung of the paging ladder:
+it tells each fused hit whether the lexical branch returned it (`found_by`), and when it is
+empty (no movie under the filter holds enough of the query's words, as for most
+descriptions of a look) the fused ranking would be the vector branch's with reciprocal-rank
+scores (1, 1/2, 1/3 ...) that say nothing about the match. The answer is then the vector
+search itself, with its cosine scores, and costs no fused query.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
+
+from poster_index.plan import laddered, rung_windows
+from poster_index.tuning import IndexTuning
+from postersearch.domain import SearchHit
 
 BRANCH_VECTOR = "vector"
 BRANCH_TEXT = "text"
@@ -80,3 +91,37 @@ def found_by(
     if rank is not None:
         branches.append(BRANCH_TEXT)
     return tuple(branches)
+
+
+def ranked_hybrid(
+    lexical_ids: Callable[[int], Sequence[Hashable]],
+    fused_hits: Callable[[int, Mapping[Any, int]], list[SearchHit]],
+    vector_page: Callable[[], list[SearchHit]],
+    tuning: IndexTuning,
+    limit: int,
+    offset: int,
+) -> list[SearchHit]:
+    """Ranks offset .. offset+limit-1 of a hybrid query's long answer, for either backend.
+
+    Whether the lexical branch is empty does not depend on the window, so every page of one
+    query takes the same route and pages add up on both.
+
+    Args:
+        lexical_ids: The point ids of the lexical branch's top `window`, best first.
+        fused_hits: The top `window` of the fused query, given the lexical branch's 0-based
+            rank of every point it returned (for `found_by`).
+        vector_page: The vector search's page (offset, limit), cosine scores.
+        tuning: Gives the paging ladder's windows.
+        limit: Page size.
+        offset: Ranks skipped.
+    """
+    first_window = rung_windows(tuning, offset + limit)[0]
+    first_ids = lexical_ids(first_window)
+    if not first_ids:
+        return [replace(hit, found_by=(BRANCH_VECTOR,)) for hit in vector_page()]
+
+    def fetch(window: int) -> list[SearchHit]:
+        ids = first_ids if window == first_window else lexical_ids(window)
+        return fused_hits(window, {point: rank for rank, point in enumerate(ids)})
+
+    return laddered(fetch, tuning, offset + limit)[offset : offset + limit]

@@ -21,6 +21,7 @@ rare term too, and puts the movie first.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -56,6 +57,10 @@ TEXT_FIELDS = (
     FIELD_TAGS,
     FIELD_CAPTION,
 )
+
+# Recent queries whose BM25 terms are kept: a repeated query (the next page, a reload, the
+# same search in another mode) is not tokenised again.
+QUERY_CACHE_SIZE = 4096
 
 # Typical length in tokens of a movie's joined text (title, an overview of two or three
 # sentences, a dozen keywords), BM25's reference for its length normalisation.
@@ -228,8 +233,12 @@ class LexicalQuery:
         return not self.indices
 
 
+@functools.lru_cache(maxsize=QUERY_CACHE_SIZE)
 def lexical_query(text: str) -> LexicalQuery:
-    """The BM25 query terms of text, grouped by the word they come from."""
+    """The BM25 query terms of text, grouped by the word they come from.
+
+    Cached: callers share the returned query and must not change its lists.
+    """
     words: list[tuple[int, ...]] = []
     for chunk in text.split():
         terms = tuple(sorted(set(_BM25.embed_query(expand_korean(chunk)).indices)))

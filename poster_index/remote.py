@@ -29,6 +29,7 @@ from poster_index.hybrid import (
     DEFAULT_FUSION,
     FusionWeights,
     found_by,
+    ranked_hybrid,
 )
 from poster_index.lexical import FIELD_TEXT_TERMS, TEXT_VECTOR, LexicalQuery, text_payload
 from poster_index.model_record import check_same_model
@@ -522,19 +523,27 @@ class ServerPosterIndex:
     ) -> list[SearchHit]:
         """Posters passing flt, ranked by the fusion of the vector and the lexical branch.
 
-        Each rung of the paging ladder is one batch: the fused query (both branches
-        prefetched under flt as deep as the rung's window, the vector branch walked as the
-        search plan walks it, fused by weighted RRF in Qdrant) and the lexical branch's
-        ranking, from which each hit learns which branches returned it.
+        Each rung of the paging ladder asks for the lexical branch's ranking, then the fused
+        query (both branches prefetched under flt as deep as the rung's window, the vector
+        branch walked as the search plan walks it, fused by weighted RRF in Qdrant); with no
+        text match the answer is the vector search (see `poster_index.hybrid`).
         """
         qfilter = to_client_filter(flt)
         text_filter = text_match_client(qfilter, query)
         sparse = _sparse_query(query)
         exact = exact_route(self._tuning, flt, self._share)
 
-        def fetch(window: int) -> list[SearchHit]:
+        def lexical_ids(window: int) -> list[Any]:
+            response = self._client.query_points(
+                self._collection, query=sparse, using=TEXT_VECTOR, query_filter=text_filter,
+                limit=window, with_payload=False,
+            )  # fmt: skip
+            return [p.id for p in response.points]
+
+        def fused_hits(window: int, text_ranks: Mapping[Any, int]) -> list[SearchHit]:
             walk = walk_for(self._tuning, window, not flt.is_empty, exact)
-            fused = models.QueryRequest(
+            response = self._client.query_points(
+                self._collection,
                 prefetch=[
                     models.Prefetch(
                         query=[float(x) for x in vector],
@@ -551,24 +560,23 @@ class ServerPosterIndex:
                 limit=window,
                 with_payload=True,
             )
-            text_only = models.QueryRequest(
-                query=sparse, using=TEXT_VECTOR, filter=text_filter, limit=window,
-                with_payload=False,
-            )  # fmt: skip
-            fused_response, text_response = self._client.query_batch_points(
-                self._collection, requests=[fused, text_only]
-            )
-            text_ranks = {p.id: rank for rank, p in enumerate(text_response.points)}
             return [
                 SearchHit(
                     payload_to_poster(p.payload or {}),
                     float(p.score),
                     found_by(p.id, float(p.score), text_ranks, window, fusion),
                 )
-                for p in fused_response.points
+                for p in response.points
             ]
 
-        return laddered(fetch, self._tuning, offset + limit)[offset : offset + limit]
+        return ranked_hybrid(
+            lexical_ids,
+            fused_hits,
+            lambda: self.search(vector, flt, limit, offset),
+            self._tuning,
+            limit,
+            offset,
+        )
 
     @_mapped_errors
     def browse(self, flt: SearchFilter, limit: int, offset: int = 0) -> list[SearchHit]:

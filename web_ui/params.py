@@ -170,7 +170,9 @@ def args_from_json(body: Any) -> SearchArgs:
 
 
 def poster_json(poster: Poster, files: PosterFiles) -> dict[str, Any]:
-    """A Poster message as JSON, plus ``image_url``: where the browser loads the image."""
+    """A Poster message as JSON, plus ``image_url``: where the browser loads the image, and
+    the words a page shows beside it (original title, overview, tagline, caption), which the
+    payload returned with the hit already holds."""
     return {
         "movie_id": poster.movie_id,
         "title": poster.title,
@@ -179,6 +181,10 @@ def poster_json(poster: Poster, files: PosterFiles) -> dict[str, Any]:
         "rating": poster.rating,
         "poster": poster.poster,
         "image_url": files.image_url(poster.poster),
+        "original_title": poster.original_title,
+        "overview": poster.overview,
+        "tagline": poster.tagline,
+        "caption": poster.caption,
     }
 
 

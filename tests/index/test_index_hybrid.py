@@ -81,6 +81,18 @@ def test_text_search_finds_titles_stories_and_korean(worded: PosterIndex) -> Non
     assert hits[0].score > hits[1].score > 0
 
 
+def test_a_korean_word_counts_towards_the_share_with_or_without_its_particle(
+    worded: PosterIndex,
+) -> None:
+    """Four words, two needed: movie 3 holds "네온사인" (the query says "네온사인이") and
+    "사이버펑크"; either form of a word counts as that word."""
+    query = lexical_query("네온사인이 많은 사이버펑크 느낌")
+    assert (len(query.words), query.min_words) == (4, 2)
+    assert ids(worded.text_search(query, SearchFilter(), 10)) == ["3"]
+    hybrid = worded.hybrid_search(descending_query(), query, SearchFilter(), 10)
+    assert hybrid[0].poster.movie_id == "3" and "text" in hybrid[0].found_by
+
+
 def test_text_search_keeps_to_the_filter_and_pages(worded: PosterIndex) -> None:
     crime = SearchFilter(genres_any=("Crime",), genres_none=("Comedy",))
     assert ids(worded.text_search(lexical_query("heist casino"), crime, 10)) == ["2"]
@@ -122,6 +134,26 @@ def test_hybrid_is_the_weighted_rrf_of_both_branches(
         assert hit.score == pytest.approx(expected[hit.poster.movie_id], rel=1e-5)
         in_text = hit.poster.movie_id in by_text
         assert hit.found_by == (("vector", "text") if in_text else ("vector",))
+
+
+def test_hybrid_without_a_text_match_is_the_vector_search_with_its_cosines(
+    worded: PosterIndex,
+) -> None:
+    """A description whose words no movie holds enough of: the answer, scores included,
+    is the vector search's (cosines, not reciprocal ranks), found by the vector branch,
+    and its pages add up like the vector search's."""
+    query = lexical_query("dark red poster of a rich man with a single face")
+    assert not query.is_empty
+    vector = descending_query()
+    expected = worded.search(vector, SearchFilter(), 8)
+    hits = worded.hybrid_search(vector, query, SearchFilter(), 8)
+    assert [(h.poster.movie_id, h.score) for h in hits] == [
+        (h.poster.movie_id, h.score) for h in expected
+    ]
+    assert all(h.found_by == ("vector",) for h in hits)
+    assert hits[0].score < 1.0 and hits[1].score != pytest.approx(0.5), "cosines, not RRF"
+    pages = [worded.hybrid_search(vector, query, SearchFilter(), 3, offset) for offset in (0, 3)]
+    assert ids(pages[0] + pages[1]) == ids(hits)[:6]
 
 
 def test_hybrid_filters_both_branches_and_keeps_text_matches_beyond_the_vector_depth(
@@ -237,3 +269,31 @@ def test_refresh_text_picks_up_words_written_later_and_keeps_the_image_vector(
     assert ids(index.text_search(query, SearchFilter(), 5)) == ["1"]
     assert index.get_vector("1") == pytest.approx(unit_vector(1))
     assert ids(index.text_search(lexical_query("heat"), SearchFilter(), 5)) == ["1"]
+
+
+def test_hybrid_pages_add_up_across_the_ladder(
+    index: PosterIndex, make_poster: Callable[..., Poster]
+) -> None:
+    """Page k of size n is ranks k*n .. (k+1)*n-1 of the one long answer, past the first
+    rung's window, with text matches in both branches and a filter."""
+    rng = np.random.default_rng(11)
+    items = []
+    for n in range(5 * DEFAULT_TUNING.page_window):
+        words = {"overview": "A lighthouse keeper"} if n % 3 else {}
+        genres = ("Horror",) if n % 4 else ("Drama",)
+        poster = make_poster(movie_id=str(n), genres=genres, **words)
+        items.append(PosterVector(poster, rng.normal(size=DIM).tolist()))
+    index.upsert(items)
+    vector = rng.normal(size=DIM).tolist()
+    query = lexical_query("lighthouse")
+    horror = SearchFilter(genres_any=("Horror",))
+    size, pages = 7, 8
+    long = index.hybrid_search(vector, query, horror, size * pages)
+    assert len(long) == size * pages > 2 * DEFAULT_TUNING.page_window
+    paged = [
+        h for k in range(pages) for h in index.hybrid_search(vector, query, horror, size, k * size)
+    ]
+    assert [(h.poster.movie_id, h.found_by) for h in paged] == [
+        (h.poster.movie_id, h.found_by) for h in long
+    ]
+    assert {h.found_by for h in long} >= {("vector",), ("vector", "text")}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
 import re
 from pathlib import Path
@@ -140,7 +141,9 @@ def test_table_aligns_korean_titles() -> None:
     assert format_table([]) == "(no posters match)"
 
 
-async def test_demo_runs_end_to_end_and_says_its_model_is_a_stand_in(tmp_path: Path) -> None:
+async def test_demo_runs_end_to_end_and_says_its_model_is_a_stand_in(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = io.StringIO()
     code = await run_demo(DemoOptions(count=40, workdir=tmp_path / "demo", limit=3), out)
     text = out.getvalue()
@@ -158,7 +161,16 @@ async def test_demo_runs_end_to_end_and_says_its_model_is_a_stand_in(tmp_path: P
     assert title is not None
     first_row = text[title.end() :].strip().splitlines()[2]
     assert title.group(1) in first_row and "text" in first_row
-    assert f"--index {tmp_path / 'demo' / 'index'}" in text
+    index = tmp_path / "demo" / "index"
+    assert f"--index {index}" in text
+    # The same from the command line, over the demo's collection and its stand-in model.
+    capsys.readouterr()
+    code, cli_out, _ = await asyncio.to_thread(
+        _run, capsys, "search", title.group(1), "--index", str(index), "--limit", "3"
+    )
+    assert code == 0
+    cli_first = cli_out.strip().splitlines()[2]
+    assert title.group(1) in cli_first and "text" in cli_first
 
 
 async def test_demo_over_a_given_dataset_and_local_model(

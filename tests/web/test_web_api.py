@@ -12,11 +12,12 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from poster_index.edge import EdgePosterIndex
-from postersearch.domain import CollectionModel
+from postersearch.domain import CollectionModel, Poster
 from search_service.core import PosterSearch
 from search_service.settings import SearchSettings
 from web_ui.app import create_app
 from web_ui.files import PosterFiles
+from web_ui.params import poster_json
 
 
 @pytest.fixture
@@ -319,3 +320,18 @@ def test_search_modes_and_the_branches_of_each_hit(client: TestClient) -> None:
     assert client.post("/api/search", json={"query": "red", "mode": 3}).status_code == 400
     browse = client.get("/api/search", params={"genres_any": "Drama", "limit": 2}).json()
     assert browse["mode"] is None
+
+
+def test_poster_json_carries_the_words_a_page_shows(tmp_path: Path) -> None:
+    words = Poster(
+        "7", "Parasite", ("Drama",), 2019, 8.5, "covers/7.jpg", original_title="기생충",
+        overview="A poor family schemes its way in.", tagline="Act like you own the place.",
+        caption="a family on a lawn",
+    )  # fmt: skip
+    found = poster_json(words, PosterFiles([tmp_path]))
+    assert (found["original_title"], found["overview"], found["tagline"], found["caption"]) == (
+        "기생충", "A poor family schemes its way in.", "Act like you own the place.",
+        "a family on a lawn",
+    )  # fmt: skip
+    bare = poster_json(Poster("8", "Heat"), PosterFiles([tmp_path]))
+    assert (bare["overview"], bare["tagline"], bare["caption"]) == ("", "", None)
