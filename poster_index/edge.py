@@ -47,6 +47,7 @@ from poster_index.payload import (
 )
 from poster_index.plan import Walk, exact_route, laddered, planned_browse, planned_search, walk_for
 from poster_index.points import RETRIEVE_CHUNK, check_dimensions, stored_movie_ids
+from poster_index.steer import Steer, fused_in_process, mmr_candidates
 from poster_index.text_filters import text_match_edge
 from poster_index.tuning import DEFAULT_TUNING, IndexTuning
 from postersearch.domain import CollectionModel, Poster, PosterVector, SearchFilter, SearchHit
@@ -688,6 +689,96 @@ class EdgePosterIndex:
 
         return laddered(fetch, self._tuning, offset + limit)[offset : offset + limit]
 
+    # Steered queries: negatives, a diverse page (poster_index.steer).
+
+    def steered_search(
+        self,
+        query: Steer,
+        flt: SearchFilter,
+        limit: int,
+        offset: int = 0,
+        exclude_movie_id: str | None = None,
+    ) -> list[SearchHit]:
+        """Posters passing flt ranked by a steered vector query, on the search plan's ladder."""
+        if query.is_plain:
+            return self.search(query.vector, flt, limit, offset, exclude_movie_id)
+
+        def run(
+            vector: Sequence[float], flt: SearchFilter, exclude_movie_id: str | None, walk: Walk
+        ) -> list[SearchHit]:
+            shard = self._ready()
+            qfilter = to_edge_filter(flt, _point_or_none(exclude_movie_id))
+            points = self._call(shard.query, _steered_request(query, walk, qfilter))
+            return [SearchHit(payload_to_poster(p.payload or {}), float(p.score)) for p in points]
+
+        return planned_search(
+            run, self._share, self._tuning, query.vector, flt, limit, offset, exclude_movie_id
+        )
+
+    def steered_hybrid_search(
+        self,
+        query: Steer,
+        lexical_query: LexicalQuery,
+        flt: SearchFilter,
+        limit: int,
+        offset: int = 0,
+        fusion: FusionWeights = DEFAULT_FUSION,
+    ) -> list[SearchHit]:
+        """The hybrid query with a steered vector branch.
+
+        The vector branch carries the negatives (a recommend query prefetched by the fused
+        query). A diverse page fuses the MMR-ordered vector branch with the lexical branch
+        (`poster_index.steer.fused_in_process`), both from one batch.
+        """
+        if query.is_plain:
+            return self.hybrid_search(query.vector, lexical_query, flt, limit, offset, fusion)
+        shard = self._ready()
+        qfilter = to_edge_filter(flt)
+        lexical = edge.Query.Nearest(_sparse_query(lexical_query), using=TEXT_VECTOR)
+        text_filter = text_match_edge(qfilter, lexical_query)
+        exact = exact_route(self._tuning, flt, self._share)
+
+        def hits_of(points: Any) -> list[SearchHit]:
+            return [SearchHit(payload_to_poster(p.payload or {}), float(p.score)) for p in points]
+
+        def fetch(window: int) -> list[SearchHit]:
+            walk = walk_for(self._tuning, window, not flt.is_empty, exact)
+            text_only = edge.QueryRequest(
+                limit=window, query=lexical, filter=text_filter, with_payload=query.diverse
+            )
+            if query.diverse:
+                vector_points, text_points = self._call(
+                    shard.query_batch,
+                    edge.QueryBatchRequest([_steered_request(query, walk, qfilter), text_only]),
+                )
+                return fused_in_process(hits_of(vector_points), hits_of(text_points), fusion)
+            fused = edge.QueryRequest(
+                limit=window,
+                prefetches=[
+                    edge.Prefetch(
+                        window, query=_recommend(query), filter=qfilter, params=_params(walk)
+                    ),
+                    edge.Prefetch(window, query=lexical, filter=text_filter),
+                ],
+                # The stub types Fusion.Rrf apart from Fusion, which QueryRequest takes.
+                query=edge.Fusion.Rrf(k=fusion.k, weights=fusion.as_list()),  # type: ignore[arg-type]
+                with_payload=True,
+            )
+            points, text_points = self._call(
+                shard.query_batch, edge.QueryBatchRequest([fused, text_only])
+            )
+            text_ranks = {p.id: rank for rank, p in enumerate(text_points)}
+            return [
+                SearchHit(
+                    payload_to_poster(p.payload or {}),
+                    float(p.score),
+                    found_by(p.id, float(p.score), text_ranks, window, fusion),
+                )
+                for p in points
+            ]
+
+        return laddered(fetch, self._tuning, offset + limit)[offset : offset + limit]
+
     def browse(self, flt: SearchFilter, limit: int, offset: int = 0) -> list[SearchHit]:
         """Posters passing flt, highest rating first, then the unrated; score is the rating."""
         return planned_browse(self, self._tuning, flt, limit, offset)
@@ -819,4 +910,50 @@ def _params(walk: Walk) -> edge.SearchParams:
         acorn=edge.AcornSearchParams(enable=True, max_selectivity=1.0) if walk.acorn else None,
         # Quantized candidates, rescored with the original vectors (a no-op without int8).
         quantization=edge.QuantizationSearchParams(rescore=True, oversampling=walk.oversampling),
+    )
+
+
+def _point_or_none(movie_id: str | None) -> str | None:
+    return point_id(movie_id) if movie_id is not None else None
+
+
+def _recommend(query: Steer) -> edge.Query:
+    """The best-score recommend query of the query vector against its negatives."""
+    negatives: list[edge.NamedVector] = [list(n) for n in query.negatives]
+    recommend = edge.RecommendQuery([list(query.vector)], negatives)
+    return edge.Query.RecommendBestScore(recommend, using=VECTOR_NAME)
+
+
+def _mmr(query: Steer, candidates: int) -> edge.Mmr:
+    # Edge's lambda weighs relevance: one minus Qdrant's diversity.
+    return edge.Mmr(list(query.vector), 1.0 - query.diversity, candidates, using=VECTOR_NAME)
+
+
+def _steered_request(query: Steer, walk: Walk, qfilter: edge.Filter | None) -> edge.QueryRequest:
+    """One walk of a steered query: recommend, MMR, or MMR over the recommend's candidates."""
+    params = _params(walk)
+    if not query.diverse:
+        return edge.QueryRequest(
+            limit=walk.limit,
+            query=_recommend(query),
+            filter=qfilter,
+            params=params,
+            with_payload=True,
+        )
+    candidates = mmr_candidates(walk.limit)
+    if not query.negatives:
+        return edge.QueryRequest(
+            limit=walk.limit,
+            query=_mmr(query, candidates),
+            filter=qfilter,
+            params=params,
+            with_payload=True,
+        )
+    return edge.QueryRequest(
+        limit=walk.limit,
+        prefetches=[
+            edge.Prefetch(candidates, query=_recommend(query), filter=qfilter, params=params)
+        ],
+        query=_mmr(query, candidates),
+        with_payload=True,
     )
