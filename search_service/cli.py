@@ -135,8 +135,36 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--limit", type=int, help="results per page, 1-100 (default 10)")
     p.add_argument("--offset", type=int, help="results to skip (paging)")
     how = p.add_mutually_exclusive_group()
-    how.add_argument("--image", type=Path, metavar="FILE", help="search by an image file")
-    how.add_argument("--similar", metavar="MOVIE_ID", help="posters like this movie's")
+    how.add_argument(
+        "--image",
+        type=Path,
+        metavar="FILE",
+        help='search by an image file; a query text with it steers the look ("but in blue")',
+    )
+    how.add_argument(
+        "--similar",
+        metavar="MOVIE_ID",
+        help="posters like this movie's; a query text with it steers the look",
+    )
+    p.add_argument(
+        "--not",
+        dest="exclude",
+        action="append",
+        metavar="TEXT",
+        help="a description the posters should not look like (repeatable): --not blood",
+    )
+    p.add_argument(
+        "--not-like",
+        dest="exclude_movie",
+        action="append",
+        metavar="MOVIE_ID",
+        help="a movie whose poster the results should not look like (repeatable)",
+    )
+    p.add_argument(
+        "--diverse",
+        action="store_true",
+        help="spread the page out (Qdrant's MMR), so one look does not fill it",
+    )
     p.add_argument("--server", metavar="HOST:PORT", help="ask a running search server")
     p.add_argument("--api-key", help="search server API key (SEARCH_API_KEY)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -204,6 +232,7 @@ def search_command(args: argparse.Namespace) -> int:
     """Runs one search and prints a table; exit 0, 2 for a refused request, 1 when down."""
     from search_service.errors import DependencyUnavailableError, SearchError
     from search_service.query import Ask, ask_embedded, ask_server
+    from search_service.steering import steering
     from search_service.table import format_table
 
     try:
@@ -212,7 +241,12 @@ def search_command(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     mode = SearchMode(args.mode) if args.mode else None
-    ask = Ask(args.query, flt, args.limit, args.offset, args.image, args.similar, mode)
+    try:
+        steer = steering(args.exclude or (), args.exclude_movie or (), args.diverse)
+    except SearchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    ask = Ask(args.query, flt, args.limit, args.offset, args.image, args.similar, mode, steer)
     settings = search_settings_from(args)
     try:
         if args.server:

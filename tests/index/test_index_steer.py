@@ -154,7 +154,7 @@ def test_image_and_words_rank_by_the_sum_of_both_similarities(steered: PosterInd
     words = axis(0.0, 0.0, 1.0)
     both = image_and_words(image, words)
     stored = {h.poster.movie_id: h for h in steered.search(both, SearchFilter(), 63)}
-    vectors = {mid: steered.get_vector(mid) for mid in stored}
+    vectors = {mid: vector_of(steered, mid) for mid in stored}
     expected = sorted(
         stored, key=lambda mid: -(np.dot(vectors[mid], image) + np.dot(vectors[mid], words))
     )
