@@ -28,7 +28,7 @@ def titles(response_json: dict) -> list[str]:
 
 
 def test_exclude_drops_the_posters_nearer_the_excluded_colour(client: TestClient) -> None:
-    warm = {"query": "purple", "mode": "vector", "limit": 5}
+    warm: dict[str, Any] = {"query": "purple", "mode": "vector", "limit": 5}
     plain = titles(client.get("/api/search", params=warm).json())
     assert set(plain) >= PINK
     excluded = client.get("/api/search", params={**warm, "exclude": "pink"}).json()
@@ -40,7 +40,7 @@ def test_exclude_drops_the_posters_nearer_the_excluded_colour(client: TestClient
 
 def test_exclude_movie_ids_drops_that_look(client: TestClient, web_collection: Any) -> None:
     pink_parade = web_collection.by_title("Pink Parade").movie_id
-    params = {"query": "purple", "mode": "vector", "limit": 4}
+    params: dict[str, Any] = {"query": "purple", "mode": "vector", "limit": 4}
     assert set(titles(client.get("/api/search", params=params).json())) >= PINK
     found = client.get("/api/search", params={**params, "exclude_movie_ids": pink_parade})
     assert found.status_code == 200, found.text
@@ -48,7 +48,7 @@ def test_exclude_movie_ids_drops_that_look(client: TestClient, web_collection: A
 
 
 def test_a_diverse_page_spreads_the_colours(client: TestClient) -> None:
-    params = {"query": "red", "limit": 3, "mode": "vector"}
+    params: dict[str, Any] = {"query": "red", "limit": 3, "mode": "vector"}
     plain = titles(client.get("/api/search", params=params).json())
     assert set(plain) == RED
     diverse = titles(client.get("/api/search", params={**params, "diverse": "true"}).json())
