@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -706,14 +707,51 @@ class EdgePosterIndex:
         def run(
             vector: Sequence[float], flt: SearchFilter, exclude_movie_id: str | None, walk: Walk
         ) -> list[SearchHit]:
-            shard = self._ready()
             qfilter = to_edge_filter(flt, _point_or_none(exclude_movie_id))
-            points = self._call(shard.query, _steered_request(query, walk, qfilter))
+            points = self._steered_points(query, walk, qfilter)
             return [SearchHit(payload_to_poster(p.payload or {}), float(p.score)) for p in points]
 
         return planned_search(
             run, self._share, self._tuning, query.vector, flt, limit, offset, exclude_movie_id
         )
+
+    def _steered_points(
+        self, query: Steer, walk: Walk, qfilter: edge.Filter | None
+    ) -> list[edge.ScoredPoint]:
+        """One walk of a steered query: recommend, MMR, or MMR over the recommend's candidates.
+
+        With both, the recommend query is a query of its own rather than a prefetch: Qdrant
+        Edge's prefetch walk under a filter reaches fewer posters than a top-level query with
+        ACORN does. MMR then chooses among exactly those candidates (by id, scored exactly).
+        """
+        shard = self._ready()
+        if not (query.negatives and query.diverse):
+            return list(self._call(shard.query, _steered_request(query, walk, qfilter)))
+        candidates = mmr_candidates(walk.limit)
+        recommended = self._call(
+            shard.query,
+            edge.QueryRequest(
+                limit=candidates,
+                query=_recommend(query),
+                filter=qfilter,
+                params=_params(replace(walk, hnsw_ef=max(walk.hnsw_ef, candidates))),
+                with_payload=False,
+            ),
+        )
+        if not recommended:
+            return []
+        among = edge.Filter(must=[edge.HasIdCondition({p.id for p in recommended})])
+        exact = edge.SearchParams(
+            exact=True, quantization=edge.QuantizationSearchParams(ignore=True)
+        )
+        request = edge.QueryRequest(
+            limit=walk.limit,
+            query=_mmr(query, len(recommended)),
+            filter=among,
+            params=exact,
+            with_payload=True,
+        )
+        return list(self._call(shard.query, request))
 
     def steered_hybrid_search(
         self,
@@ -747,10 +785,8 @@ class EdgePosterIndex:
                 limit=window, query=lexical, filter=text_filter, with_payload=query.diverse
             )
             if query.diverse:
-                vector_points, text_points = self._call(
-                    shard.query_batch,
-                    edge.QueryBatchRequest([_steered_request(query, walk, qfilter), text_only]),
-                )
+                vector_points = self._steered_points(query, walk, qfilter)
+                text_points = self._call(shard.query, text_only)
                 return fused_in_process(hits_of(vector_points), hits_of(text_points), fusion)
             fused = edge.QueryRequest(
                 limit=window,
@@ -930,30 +966,21 @@ def _mmr(query: Steer, candidates: int) -> edge.Mmr:
 
 
 def _steered_request(query: Steer, walk: Walk, qfilter: edge.Filter | None) -> edge.QueryRequest:
-    """One walk of a steered query: recommend, MMR, or MMR over the recommend's candidates."""
-    params = _params(walk)
+    """One walk of a steered query with negatives or diversity (not both): recommend or MMR."""
     if not query.diverse:
         return edge.QueryRequest(
             limit=walk.limit,
             query=_recommend(query),
             filter=qfilter,
-            params=params,
+            params=_params(walk),
             with_payload=True,
         )
     candidates = mmr_candidates(walk.limit)
-    if not query.negatives:
-        return edge.QueryRequest(
-            limit=walk.limit,
-            query=_mmr(query, candidates),
-            filter=qfilter,
-            params=params,
-            with_payload=True,
-        )
+    # MMR chooses among `candidates` posters: the walk keeps at least that many in its beam.
     return edge.QueryRequest(
         limit=walk.limit,
-        prefetches=[
-            edge.Prefetch(candidates, query=_recommend(query), filter=qfilter, params=params)
-        ],
         query=_mmr(query, candidates),
+        filter=qfilter,
+        params=_params(replace(walk, hnsw_ef=max(walk.hnsw_ef, candidates))),
         with_payload=True,
     )

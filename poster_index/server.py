@@ -6,6 +6,7 @@ import contextlib
 import functools
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, ParamSpec, TypeVar
 
 import grpc
@@ -586,17 +587,49 @@ class ServerPosterIndex:
             vector: Sequence[float], flt: SearchFilter, exclude_movie_id: str | None, walk: Walk
         ) -> list[SearchHit]:
             qfilter = to_client_filter(flt, _point_or_none(exclude_movie_id))
-            response = self._client.query_points(
-                self._collection, **_steered_request(query, walk, qfilter), with_payload=True
-            )
             return [
                 SearchHit(payload_to_poster(p.payload or {}), float(p.score))
-                for p in response.points
+                for p in self._steered_points(query, walk, qfilter)
             ]
 
         return planned_search(
             run, self._share, self._tuning, query.vector, flt, limit, offset, exclude_movie_id
         )
+
+    def _steered_points(
+        self, query: Steer, walk: Walk, qfilter: models.Filter | None
+    ) -> list[models.ScoredPoint]:
+        """One walk of a steered query: recommend, MMR, or MMR over the recommend's candidates
+        (a query of its own, then MMR among exactly those ids, as on the Edge backend)."""
+        if not (query.negatives and query.diverse):
+            arguments = _steered_request(query, walk, qfilter)
+            return self._client.query_points(
+                self._collection, **arguments, with_payload=True
+            ).points
+        candidates = mmr_candidates(walk.limit)
+        recommended = self._client.query_points(
+            self._collection,
+            query=_recommend(query),
+            using=VECTOR_NAME,
+            query_filter=qfilter,
+            search_params=_params(replace(walk, hnsw_ef=max(walk.hnsw_ef, candidates))),
+            limit=candidates,
+            with_payload=False,
+        ).points
+        if not recommended:
+            return []
+        among = models.Filter(must=[models.HasIdCondition(has_id=[p.id for p in recommended])])
+        return self._client.query_points(
+            self._collection,
+            query=_mmr(query, len(recommended)),
+            using=VECTOR_NAME,
+            query_filter=among,
+            search_params=models.SearchParams(
+                exact=True, quantization=models.QuantizationSearchParams(ignore=True)
+            ),
+            limit=walk.limit,
+            with_payload=True,
+        ).points
 
     @_mapped_errors
     def steered_hybrid_search(
@@ -634,20 +667,14 @@ class ServerPosterIndex:
                 with_payload=query.diverse,
             )  # fmt: skip
             if query.diverse:
-                arguments = _steered_request(query, walk, qfilter)
-                vector_request = models.QueryRequest(
-                    prefetch=arguments.get("prefetch"),
-                    query=arguments["query"],
-                    using=VECTOR_NAME,
-                    filter=arguments.get("query_filter"),
-                    params=arguments.get("search_params"),
-                    limit=window,
-                    with_payload=True,
+                vector_hits = [
+                    SearchHit(payload_to_poster(p.payload or {}), float(p.score))
+                    for p in self._steered_points(query, walk, qfilter)
+                ]
+                (text_response,) = self._client.query_batch_points(
+                    self._collection, requests=[text_only]
                 )
-                vector_response, text_response = self._client.query_batch_points(
-                    self._collection, requests=[vector_request, text_only]
-                )
-                return fused_in_process(hits_of(vector_response), hits_of(text_response), fusion)
+                return fused_in_process(vector_hits, hits_of(text_response), fusion)
             fused = models.QueryRequest(
                 prefetch=[
                     models.Prefetch(
@@ -830,30 +857,21 @@ def _mmr(query: Steer, candidates: int) -> models.NearestQuery:
 
 
 def _steered_request(query: Steer, walk: Walk, qfilter: models.Filter | None) -> dict[str, Any]:
-    """query_points arguments of one walk: recommend, MMR, or MMR over the recommend's
-    candidates."""
-    params = _params(walk)
-    common: dict[str, Any] = {"using": VECTOR_NAME, "limit": walk.limit}
+    """query_points arguments of one walk with negatives or diversity (not both)."""
     if not query.diverse:
         return {
-            **common,
             "query": _recommend(query),
+            "using": VECTOR_NAME,
             "query_filter": qfilter,
-            "search_params": params,
+            "search_params": _params(walk),
+            "limit": walk.limit,
         }
     candidates = mmr_candidates(walk.limit)
-    if not query.negatives:
-        return {
-            **common,
-            "query": _mmr(query, candidates),
-            "query_filter": qfilter,
-            "search_params": params,
-        }
-    recommend = models.Prefetch(
-        query=_recommend(query),
-        using=VECTOR_NAME,
-        filter=qfilter,
-        params=params,
-        limit=candidates,
-    )
-    return {**common, "prefetch": [recommend], "query": _mmr(query, candidates)}
+    # MMR chooses among `candidates` posters: the walk keeps at least that many in its beam.
+    return {
+        "query": _mmr(query, candidates),
+        "using": VECTOR_NAME,
+        "query_filter": qfilter,
+        "search_params": _params(replace(walk, hnsw_ef=max(walk.hnsw_ef, candidates))),
+        "limit": walk.limit,
+    }

@@ -22,7 +22,9 @@ larger of the two similarities, nearly always the image's, and ignore the words.
 Diversity. A diverse page is Qdrant's maximal marginal relevance over the nearest
 `mmr_candidates(window)` posters: each next poster is the one most relevant to the query
 and least like the posters already chosen, so one look does not fill the grid. With
-negatives, the recommend query picks the candidates (a prefetch) and MMR orders them. In
+negatives, the recommend query picks the candidates (a query of its own: Qdrant Edge's
+prefetch walk under a filter reaches fewer posters than a top-level query with ACORN) and
+MMR orders exactly those, chosen by id. In
 hybrid mode the vector branch is diversified and fused with the lexical branch (see
 `fused_in_process`), so a title match keeps its place.
 
