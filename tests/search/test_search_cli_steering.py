@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from search_fixtures import TinyCollection
 
-from postersearch.cli import main
+from postersearch.app.cli import main
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
