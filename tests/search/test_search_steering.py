@@ -4,6 +4,8 @@ real Edge collection whose expected answers are worked out from the same vectors
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
 
 import grpc
 import numpy as np
@@ -11,14 +13,15 @@ import pytest
 from search_fixtures import IMAGE_PREFIX, KeywordEncoder, Seeded, passes, text_vector
 
 from poster_index.edge import EdgePosterIndex
-from postersearch.domain import SearchFilter
+from postersearch.app.query import Ask, ask_core, ask_server
+from postersearch.domain import SearchFilter, SearchMode
 from postersearch.v1 import search_pb2, search_pb2_grpc
 from search_service.core import PosterSearch
 from search_service.errors import InvalidRequestError, NotFoundError
 from search_service.mapping import filter_to_pb
 from search_service.server import create_server
 from search_service.settings import SearchSettings
-from search_service.steering import MAX_EXCLUSIONS, Steering, steering
+from search_service.steering import MAX_EXCLUSIONS, NO_STEERING, Steering, steering
 
 Ids = Callable[[object], list[str]]
 
@@ -223,3 +226,32 @@ async def test_grpc_refuses_bad_steering_with_the_right_status(
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.Search(search_pb2.SearchRequest(query=QUERY, exclude_movie_ids=["nope"]))
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_the_command_line_client_sends_steering_to_a_server(
+    encoder: KeywordEncoder, index: EdgePosterIndex, search: PosterSearch, tmp_path: Path
+) -> None:
+    settings = SearchSettings(host="127.0.0.1", port=0)
+    server, port = create_server(settings, PosterSearch(encoder, index, settings))
+    await server.start()
+    image = tmp_path / "query.img"
+    image.write_bytes(IMAGE_PREFIX + b"a lighthouse at night")
+    steer = steering(["blood"], ["m001"], True)
+    asks = [
+        Ask(QUERY, HORROR, 12, 0, mode=SearchMode.VECTOR, steering=steer),
+        Ask("in blue", SearchFilter(), 12, 0, image=image, steering=steer),
+        Ask("in blue", SearchFilter(), 12, 0, similar="m000", steering=steer),
+    ]
+    try:
+        for ask in asks:
+            remote = await ask_server(ask, f"127.0.0.1:{port}")
+            local = await ask_core(search, ask)
+            assert [h.poster.movie_id for h in remote.hits] == [
+                h.poster.movie_id for h in local.hits
+            ]
+            plain = await ask_core(search, replace(ask, steering=NO_STEERING))
+            assert [h.poster.movie_id for h in plain.hits] != [
+                h.poster.movie_id for h in local.hits
+            ]
+    finally:
+        await server.stop(0)
