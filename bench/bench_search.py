@@ -13,8 +13,13 @@ each at 1 and at 16 concurrent clients. Every request has its own text (so the q
 cache never answers), and requests cycle through no filter, a genre, a year range, a
 minimum rating and all of them together. Errors are counted and printed.
 
+Beside them, at one client in process, steered searches against plain search in the same
+rounds: two excluded descriptions (Qdrant's recommend query), one excluded movie, a diverse
+page (Qdrant's MMR), and exclusions with a diverse page (`steering_latency`).
+
     python bench/bench_search.py                       # 20k posters, tiny-768 model, CPU
     python bench/bench_search.py --count 80000 --requests 800
+    python bench/bench_search.py --steering-only       # plain against steered search alone
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from search_service.core import PosterSearch
 from search_service.mapping import filter_to_pb
 from search_service.server import create_server
 from search_service.settings import SearchSettings
+from search_service.steering import NO_STEERING, Steering, steering
 
 OUT = Path(__file__).resolve().parent / "out"
 GENRES = ["Drama", "Comedy", "Thriller", "Romance", "Action", "Horror", "Crime", "Documentary",
@@ -204,6 +210,11 @@ async def main(args: argparse.Namespace) -> None:
         await components(encoder, index, info.dimension)
         settings = SearchSettings(host="127.0.0.1", port=0)
         search = PosterSearch(encoder, index, settings)
+        await steering_latency(search, args.steering_requests, args.rounds)
+        if args.steering_only:
+            index.close()
+            await encoder.close()
+            return
         server, port = create_server(settings, search)
         await server.start()
         target = f"127.0.0.1:{port}"
@@ -252,6 +263,46 @@ async def components(encoder: Encoder, index: EdgePosterIndex, dimension: int) -
     )
 
 
+def steering_kinds() -> dict[str, Steering]:
+    """Plain search and each kind of steering, measured side by side."""
+    return {
+        "plain": NO_STEERING,
+        "--not x2": steering(["blood", "a clown"]),
+        "--not-like": steering(exclude_movie_ids=["7"]),
+        "--diverse": steering(diverse=True),
+        "--not x2 --diverse": steering(["blood", "a clown"], diverse=True),
+    }
+
+
+async def steering_latency(search: PosterSearch, requests: int, rounds: int) -> None:
+    """Prints the p50 of plain and of steered searches at one client, in process, and each
+    against plain. Rounds alternate the kinds, each request has its own text (the encoder
+    runs every time); the excluded descriptions repeat, as they do from page to page, so
+    their vectors come from the cache after the first request."""
+    kinds = steering_kinds()
+    latencies: dict[str, list[float]] = {name: [] for name in kinds}
+    for mode in ("hybrid", "vector"):
+        for name, steer in kinds.items():  # warm-up: caches, first walks
+            await search.search(f"warm {name}", FILTERS[1], 10, 0, mode, steer)
+    share = max(1, requests // rounds)
+    for r in range(rounds):
+        for name, steer in kinds.items():
+            for i, text in enumerate(texts(f"s{r}-{name}", share)):
+                mode = "hybrid" if i % 2 else "vector"
+                started = time.perf_counter()
+                await search.search(text, FILTERS[i % len(FILTERS)], 10, 0, mode, steer)
+                latencies[name].append(time.perf_counter() - started)
+    plain = statistics.median(latencies["plain"])
+    print(f"steered search, 1 client in process, {share * rounds} requests each "
+          "(vector and hybrid mode alternating, filters cycling):")  # fmt: skip
+    print(f"{'kind':<20}{'p50 ms':>9}{'p99 ms':>9}{'vs plain':>10}")
+    for name, values in latencies.items():
+        ordered = sorted(values)
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+        p50 = statistics.median(ordered)
+        print(f"{name:<20}{p50 * 1000:>9.2f}{p99 * 1000:>9.2f}{p50 / plain:>9.2f}x")
+
+
 def report(rows: list[dict]) -> None:
     """Prints the table and the gRPC / in-process ratios."""
     header = ("mode", "clients", "requests", "errors", "p50 ms", "p99 ms", "req/s")
@@ -276,4 +327,10 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=4, help="alternating rounds per mode")
     parser.add_argument("--model", default="tiny-768", help="random SigLIP shape, or a model")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--steering-requests", type=int, default=200, help="steered searches of each kind"
+    )
+    parser.add_argument(
+        "--steering-only", action="store_true", help="plain against steered search, then stop"
+    )
     asyncio.run(main(parser.parse_args()))

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from poster_index.hybrid import DEFAULT_FUSION, FusionWeights
 from poster_index.lexical import LexicalQuery
+from poster_index.steer import Steer
 from postersearch.domain import CollectionModel, Poster, PosterVector, SearchFilter, SearchHit
 
 DEFAULT_COLLECTION = "posters"
@@ -170,6 +171,33 @@ class PosterIndex(Protocol):
 
     def browse(self, flt: SearchFilter, limit: int, offset: int = 0) -> list[SearchHit]:
         """Posters passing flt, highest rating first; score is the rating."""
+        ...
+
+    def steered_search(
+        self,
+        query: Steer,
+        flt: SearchFilter,
+        limit: int,
+        offset: int = 0,
+        exclude_movie_id: str | None = None,
+    ) -> list[SearchHit]:
+        """Posters passing flt ranked by a vector query with negatives and/or diversity.
+
+        Negatives are a best-score recommend query, diversity Qdrant's MMR (see
+        `poster_index.steer`); pages add up to one long answer, as those of `search`.
+        """
+        ...
+
+    def steered_hybrid_search(
+        self,
+        query: Steer,
+        lexical_query: LexicalQuery,
+        flt: SearchFilter,
+        limit: int,
+        offset: int = 0,
+        fusion: FusionWeights = DEFAULT_FUSION,
+    ) -> list[SearchHit]:
+        """`hybrid_search` whose vector branch carries the negatives; diverse pages by MMR."""
         ...
 
     def get_vector(self, movie_id: str) -> list[float] | None:

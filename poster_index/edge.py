@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ from poster_index.payload import (
 )
 from poster_index.plan import Walk, exact_route, laddered, planned_browse, planned_search, walk_for
 from poster_index.points import RETRIEVE_CHUNK, check_dimensions, stored_movie_ids
+from poster_index.steer import Steer, fused_in_process, mmr_candidates
 from poster_index.text_filters import text_match_edge
 from poster_index.tuning import DEFAULT_TUNING, IndexTuning, full_scan_kb_for
 from postersearch.domain import CollectionModel, Poster, PosterVector, SearchFilter, SearchHit
@@ -695,6 +697,131 @@ class EdgePosterIndex:
             offset,
         )
 
+    # Steered queries: negatives, a diverse page (poster_index.steer).
+
+    def steered_search(
+        self,
+        query: Steer,
+        flt: SearchFilter,
+        limit: int,
+        offset: int = 0,
+        exclude_movie_id: str | None = None,
+    ) -> list[SearchHit]:
+        """Posters passing flt ranked by a steered vector query, on the search plan's ladder."""
+        if query.is_plain:
+            return self.search(query.vector, flt, limit, offset, exclude_movie_id)
+
+        def run(
+            vector: Sequence[float], flt: SearchFilter, exclude_movie_id: str | None, walk: Walk
+        ) -> list[SearchHit]:
+            qfilter = to_edge_filter(flt, _point_or_none(exclude_movie_id))
+            points = self._steered_points(query, walk, qfilter)
+            return [SearchHit(payload_to_poster(p.payload or {}), float(p.score)) for p in points]
+
+        return planned_search(
+            run, self._share, self._tuning, query.vector, flt, limit, offset, exclude_movie_id
+        )
+
+    def _steered_points(
+        self, query: Steer, walk: Walk, qfilter: edge.Filter | None
+    ) -> list[edge.ScoredPoint]:
+        """One walk of a steered query: recommend, MMR, or MMR over the recommend's candidates.
+
+        With both, the recommend query is a query of its own rather than a prefetch: Qdrant
+        Edge's prefetch walk under a filter reaches fewer posters than a top-level query with
+        ACORN does. MMR then chooses among exactly those candidates (by id, scored exactly).
+        """
+        shard = self._ready()
+        if not (query.negatives and query.diverse):
+            return list(self._call(shard.query, _steered_request(query, walk, qfilter)))
+        candidates = mmr_candidates(walk.limit)
+        recommended = self._call(
+            shard.query,
+            edge.QueryRequest(
+                limit=candidates,
+                query=_recommend(query),
+                filter=qfilter,
+                params=_params(replace(walk, hnsw_ef=max(walk.hnsw_ef, candidates))),
+                with_payload=False,
+            ),
+        )
+        if not recommended:
+            return []
+        among = edge.Filter(must=[edge.HasIdCondition({p.id for p in recommended})])
+        exact = edge.SearchParams(
+            exact=True, quantization=edge.QuantizationSearchParams(ignore=True)
+        )
+        request = edge.QueryRequest(
+            limit=walk.limit,
+            query=_mmr(query, len(recommended)),
+            filter=among,
+            params=exact,
+            with_payload=True,
+        )
+        return list(self._call(shard.query, request))
+
+    def steered_hybrid_search(
+        self,
+        query: Steer,
+        lexical_query: LexicalQuery,
+        flt: SearchFilter,
+        limit: int,
+        offset: int = 0,
+        fusion: FusionWeights = DEFAULT_FUSION,
+    ) -> list[SearchHit]:
+        """The hybrid query with a steered vector branch.
+
+        The vector branch carries the negatives (a recommend query prefetched by the fused
+        query). A diverse page fuses the MMR-ordered vector branch with the lexical branch
+        (`poster_index.steer.fused_in_process`), both from one batch.
+        """
+        if query.is_plain:
+            return self.hybrid_search(query.vector, lexical_query, flt, limit, offset, fusion)
+        shard = self._ready()
+        qfilter = to_edge_filter(flt)
+        lexical = edge.Query.Nearest(_sparse_query(lexical_query), using=TEXT_VECTOR)
+        text_filter = text_match_edge(qfilter, lexical_query)
+        exact = exact_route(self._tuning, flt, self._share)
+
+        def hits_of(points: Any) -> list[SearchHit]:
+            return [SearchHit(payload_to_poster(p.payload or {}), float(p.score)) for p in points]
+
+        def fetch(window: int) -> list[SearchHit]:
+            walk = walk_for(self._tuning, window, not flt.is_empty, exact)
+            text_only = edge.QueryRequest(
+                limit=window, query=lexical, filter=text_filter, with_payload=query.diverse
+            )
+            if query.diverse:
+                vector_points = self._steered_points(query, walk, qfilter)
+                text_points = self._call(shard.query, text_only)
+                return fused_in_process(hits_of(vector_points), hits_of(text_points), fusion)
+            fused = edge.QueryRequest(
+                limit=window,
+                prefetches=[
+                    edge.Prefetch(
+                        window, query=_recommend(query), filter=qfilter, params=_params(walk)
+                    ),
+                    edge.Prefetch(window, query=lexical, filter=text_filter),
+                ],
+                # The stub types Fusion.Rrf apart from Fusion, which QueryRequest takes.
+                query=edge.Fusion.Rrf(k=fusion.k, weights=fusion.as_list()),  # type: ignore[arg-type]
+                with_payload=True,
+            )
+            points, text_points = self._call(
+                shard.query_batch, edge.QueryBatchRequest([fused, text_only])
+            )
+            text_ranks = {p.id: rank for rank, p in enumerate(text_points)}
+            return [
+                SearchHit(
+                    payload_to_poster(p.payload or {}),
+                    float(p.score),
+                    found_by(p.id, float(p.score), text_ranks, window, fusion),
+                )
+                for p in points
+            ]
+
+        return laddered(fetch, self._tuning, offset + limit)[offset : offset + limit]
+
     def browse(self, flt: SearchFilter, limit: int, offset: int = 0) -> list[SearchHit]:
         """Posters passing flt, highest rating first, then the unrated; score is the rating."""
         return planned_browse(self, self._tuning, flt, limit, offset)
@@ -826,4 +953,41 @@ def _params(walk: Walk) -> edge.SearchParams:
         acorn=edge.AcornSearchParams(enable=True, max_selectivity=1.0) if walk.acorn else None,
         # Quantized candidates, rescored with the original vectors (a no-op without int8).
         quantization=edge.QuantizationSearchParams(rescore=True, oversampling=walk.oversampling),
+    )
+
+
+def _point_or_none(movie_id: str | None) -> str | None:
+    return point_id(movie_id) if movie_id is not None else None
+
+
+def _recommend(query: Steer) -> edge.Query:
+    """The best-score recommend query of the query vector against its negatives."""
+    negatives: list[edge.NamedVector] = [list(n) for n in query.negatives]
+    recommend = edge.RecommendQuery([list(query.vector)], negatives)
+    return edge.Query.RecommendBestScore(recommend, using=VECTOR_NAME)
+
+
+def _mmr(query: Steer, candidates: int) -> edge.Mmr:
+    # Edge's lambda weighs relevance: one minus Qdrant's diversity.
+    return edge.Mmr(list(query.vector), 1.0 - query.diversity, candidates, using=VECTOR_NAME)
+
+
+def _steered_request(query: Steer, walk: Walk, qfilter: edge.Filter | None) -> edge.QueryRequest:
+    """One walk of a steered query with negatives or diversity (not both): recommend or MMR."""
+    if not query.diverse:
+        return edge.QueryRequest(
+            limit=walk.limit,
+            query=_recommend(query),
+            filter=qfilter,
+            params=_params(walk),
+            with_payload=True,
+        )
+    candidates = mmr_candidates(walk.limit)
+    # MMR chooses among `candidates` posters: the walk keeps at least that many in its beam.
+    return edge.QueryRequest(
+        limit=walk.limit,
+        query=_mmr(query, candidates),
+        filter=qfilter,
+        params=_params(replace(walk, hnsw_ef=max(walk.hnsw_ef, candidates))),
+        with_payload=True,
     )

@@ -7,6 +7,7 @@ import contextlib
 import functools
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, ParamSpec, TypeVar
 
 import grpc
@@ -48,6 +49,7 @@ from poster_index.payload import (
 )
 from poster_index.plan import Walk, exact_route, laddered, planned_browse, planned_search, walk_for
 from poster_index.points import RETRIEVE_CHUNK, check_dimensions, stored_movie_ids
+from poster_index.steer import Steer, fused_in_process, mmr_candidates
 from poster_index.text_filters import text_match_client
 from poster_index.tuning import DEFAULT_TUNING, IndexTuning, full_scan_kb_for, segment_kb
 from postersearch.domain import CollectionModel, Poster, PosterVector, SearchFilter, SearchHit
@@ -578,6 +580,142 @@ class ServerPosterIndex:
             offset,
         )
 
+    # Steered queries: negatives, a diverse page (poster_index.steer).
+
+    @_mapped_errors
+    def steered_search(
+        self,
+        query: Steer,
+        flt: SearchFilter,
+        limit: int,
+        offset: int = 0,
+        exclude_movie_id: str | None = None,
+    ) -> list[SearchHit]:
+        """Posters passing flt ranked by a steered vector query, on the search plan's ladder."""
+        if query.is_plain:
+            return self.search(query.vector, flt, limit, offset, exclude_movie_id)
+
+        def run(
+            vector: Sequence[float], flt: SearchFilter, exclude_movie_id: str | None, walk: Walk
+        ) -> list[SearchHit]:
+            qfilter = to_client_filter(flt, _point_or_none(exclude_movie_id))
+            return [
+                SearchHit(payload_to_poster(p.payload or {}), float(p.score))
+                for p in self._steered_points(query, walk, qfilter)
+            ]
+
+        return planned_search(
+            run, self._share, self._tuning, query.vector, flt, limit, offset, exclude_movie_id
+        )
+
+    def _steered_points(
+        self, query: Steer, walk: Walk, qfilter: models.Filter | None
+    ) -> list[models.ScoredPoint]:
+        """One walk of a steered query: recommend, MMR, or MMR over the recommend's candidates
+        (a query of its own, then MMR among exactly those ids, as on the Edge backend)."""
+        if not (query.negatives and query.diverse):
+            arguments = _steered_request(query, walk, qfilter)
+            return self._client.query_points(
+                self._collection, **arguments, with_payload=True
+            ).points
+        candidates = mmr_candidates(walk.limit)
+        recommended = self._client.query_points(
+            self._collection,
+            query=_recommend(query),
+            using=VECTOR_NAME,
+            query_filter=qfilter,
+            search_params=_params(replace(walk, hnsw_ef=max(walk.hnsw_ef, candidates))),
+            limit=candidates,
+            with_payload=False,
+        ).points
+        if not recommended:
+            return []
+        among = models.Filter(must=[models.HasIdCondition(has_id=[p.id for p in recommended])])
+        return self._client.query_points(
+            self._collection,
+            query=_mmr(query, len(recommended)),
+            using=VECTOR_NAME,
+            query_filter=among,
+            search_params=models.SearchParams(
+                exact=True, quantization=models.QuantizationSearchParams(ignore=True)
+            ),
+            limit=walk.limit,
+            with_payload=True,
+        ).points
+
+    @_mapped_errors
+    def steered_hybrid_search(
+        self,
+        query: Steer,
+        lexical_query: LexicalQuery,
+        flt: SearchFilter,
+        limit: int,
+        offset: int = 0,
+        fusion: FusionWeights = DEFAULT_FUSION,
+    ) -> list[SearchHit]:
+        """The hybrid query with a steered vector branch.
+
+        The vector branch carries the negatives (a recommend query prefetched by the fused
+        query). A diverse page fuses the MMR-ordered vector branch with the lexical branch
+        (`poster_index.steer.fused_in_process`), both from one batch.
+        """
+        if query.is_plain:
+            return self.hybrid_search(query.vector, lexical_query, flt, limit, offset, fusion)
+        qfilter = to_client_filter(flt)
+        text_filter = text_match_client(qfilter, lexical_query)
+        sparse = _sparse_query(lexical_query)
+        exact = exact_route(self._tuning, flt, self._share)
+
+        def hits_of(response: models.QueryResponse) -> list[SearchHit]:
+            return [
+                SearchHit(payload_to_poster(p.payload or {}), float(p.score))
+                for p in response.points
+            ]
+
+        def fetch(window: int) -> list[SearchHit]:
+            walk = walk_for(self._tuning, window, not flt.is_empty, exact)
+            text_only = models.QueryRequest(
+                query=sparse, using=TEXT_VECTOR, filter=text_filter, limit=window,
+                with_payload=query.diverse,
+            )  # fmt: skip
+            if query.diverse:
+                vector_hits = [
+                    SearchHit(payload_to_poster(p.payload or {}), float(p.score))
+                    for p in self._steered_points(query, walk, qfilter)
+                ]
+                (text_response,) = self._client.query_batch_points(
+                    self._collection, requests=[text_only]
+                )
+                return fused_in_process(vector_hits, hits_of(text_response), fusion)
+            fused = models.QueryRequest(
+                prefetch=[
+                    models.Prefetch(
+                        query=_recommend(query), using=VECTOR_NAME, filter=qfilter,
+                        params=_params(walk), limit=window,
+                    ),
+                    models.Prefetch(
+                        query=sparse, using=TEXT_VECTOR, filter=text_filter, limit=window
+                    ),
+                ],
+                query=models.RrfQuery(rrf=models.Rrf(k=fusion.k, weights=fusion.as_list())),
+                limit=window,
+                with_payload=True,
+            )  # fmt: skip
+            fused_response, text_response = self._client.query_batch_points(
+                self._collection, requests=[fused, text_only]
+            )
+            text_ranks = {p.id: rank for rank, p in enumerate(text_response.points)}
+            return [
+                SearchHit(
+                    payload_to_poster(p.payload or {}),
+                    float(p.score),
+                    found_by(p.id, float(p.score), text_ranks, window, fusion),
+                )
+                for p in fused_response.points
+            ]
+
+        return laddered(fetch, self._tuning, offset + limit)[offset : offset + limit]
+
     @_mapped_errors
     def browse(self, flt: SearchFilter, limit: int, offset: int = 0) -> list[SearchHit]:
         """Posters passing flt, highest rating first, then the unrated; score is the rating."""
@@ -706,3 +844,46 @@ def _params(walk: Walk) -> models.SearchParams:
         # int8 candidates rescored with the original vectors, as on the Edge backend.
         quantization=models.QuantizationSearchParams(rescore=True, oversampling=walk.oversampling),
     )
+
+
+def _point_or_none(movie_id: str | None) -> str | None:
+    return point_id(movie_id) if movie_id is not None else None
+
+
+def _recommend(query: Steer) -> models.RecommendQuery:
+    """The best-score recommend query of the query vector against its negatives."""
+    return models.RecommendQuery(
+        recommend=models.RecommendInput(
+            positive=[list(query.vector)],
+            negative=[list(n) for n in query.negatives],
+            strategy=models.RecommendStrategy.BEST_SCORE,
+        )
+    )
+
+
+def _mmr(query: Steer, candidates: int) -> models.NearestQuery:
+    return models.NearestQuery(
+        nearest=list(query.vector),
+        mmr=models.Mmr(diversity=query.diversity, candidates_limit=candidates),
+    )
+
+
+def _steered_request(query: Steer, walk: Walk, qfilter: models.Filter | None) -> dict[str, Any]:
+    """query_points arguments of one walk with negatives or diversity (not both)."""
+    if not query.diverse:
+        return {
+            "query": _recommend(query),
+            "using": VECTOR_NAME,
+            "query_filter": qfilter,
+            "search_params": _params(walk),
+            "limit": walk.limit,
+        }
+    candidates = mmr_candidates(walk.limit)
+    # MMR chooses among `candidates` posters: the walk keeps at least that many in its beam.
+    return {
+        "query": _mmr(query, candidates),
+        "using": VECTOR_NAME,
+        "query_filter": qfilter,
+        "search_params": _params(replace(walk, hnsw_ef=max(walk.hnsw_ef, candidates))),
+        "limit": walk.limit,
+    }

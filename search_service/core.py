@@ -17,6 +17,7 @@ from typing import TypeVar
 from poster_index.base import IndexDamagedError, IndexUnavailableError, PosterIndex
 from poster_index.hybrid import BRANCH_VECTOR
 from poster_index.lexical import lexical_query
+from poster_index.steer import Steer, image_and_words, steer
 from postersearch.domain import CollectionModel, SearchFilter, SearchHit, SearchMode
 from postersearch.encoding import (
     Encoder,
@@ -36,6 +37,7 @@ from search_service.errors import (
     NotFoundError,
 )
 from search_service.settings import SearchSettings
+from search_service.steering import NO_STEERING, Steering
 from search_service.validation import (
     check_page,
     check_query_length,
@@ -133,6 +135,7 @@ class PosterSearch:
         limit: int | None = None,
         offset: int | None = None,
         mode: str | SearchMode | None = None,
+        steering: Steering = NO_STEERING,
     ) -> SearchPage:
         """Posters matching a description, best first.
 
@@ -143,6 +146,9 @@ class PosterSearch:
 
         With empty (or whitespace-only) text and at least one filter condition, returns the
         posters passing the filter, highest rating first, without asking the encoder.
+
+        steering excludes descriptions and movies' looks (the vector branch becomes a Qdrant
+        recommend query) and asks for a diverse page (Qdrant's MMR); see `poster_index.steer`.
 
         Raises:
             InvalidRequestError: Bad limit, offset, filter, mode or query.
@@ -161,9 +167,18 @@ class PosterSearch:
         model = await self._collection_model()
         flt = await self._resolve_genres(flt)
         if not text:
+            if not steering.is_empty:
+                raise InvalidRequestError(
+                    "exclusions and diverse pages need a description to steer: the query is empty"
+                )
             hits = await self._call_index(self._index.browse, flt, *page)
             return SearchPage(hits, model.model_id)
         chosen, notice = await self._choose_mode(asked)
+        if chosen is SearchMode.TEXT and not steering.is_empty:
+            raise InvalidRequestError(
+                "exclusions and diverse pages steer the image vectors, which text mode does not "
+                "use; search in hybrid or vector mode"
+            )
         lexical = lexical_query(text) if chosen is not SearchMode.VECTOR else None
         if lexical is not None and chosen is SearchMode.TEXT:
             if lexical.is_empty:
@@ -175,14 +190,73 @@ class PosterSearch:
             return SearchPage(hits, model.model_id, chosen, notice)
         vector = await self._encode_text(text, model)
         if lexical is not None and not lexical.is_empty:
+            if steering.is_empty:
+                hits = await self._call_index(
+                    self._index.hybrid_search, vector.tolist(), lexical, flt, *page
+                )
+            else:
+                steered = await self._steer(vector.tolist(), steering, model)
+                hits = await self._call_index(
+                    self._index.steered_hybrid_search, steered, lexical, flt, *page
+                )
+        else:
+            hits = await self._vector_hits(vector.tolist(), steering, model, flt, page)
+        return SearchPage(hits, model.model_id, chosen, notice)
+
+    async def _steer(
+        self, vector: list[float], steering: Steering, model: CollectionModel
+    ) -> Steer:
+        """The query vector with the vectors of what it excludes.
+
+        Raises:
+            NotFoundError: An excluded movie is not in the collection.
+        """
+        for text in steering.exclude:
+            try:
+                check_query_length(text, self._settings.max_text_chars)
+            except InvalidRequestError as exc:
+                raise InvalidRequestError(f"an excluded description is too long: {exc}") from None
+        negatives = [(await self._encode_text(text, model)).tolist() for text in steering.exclude]
+        for movie_id in steering.exclude_movie_ids:
+            excluded = await self._call_index(self._index.get_vector, movie_id)
+            if excluded is None:
+                raise NotFoundError(f"no movie with id {movie_id!r} in the collection to exclude")
+            negatives.append(excluded)
+        return steer(vector, negatives, steering.diverse)
+
+    async def _vector_hits(
+        self,
+        vector: list[float],
+        steering: Steering,
+        model: CollectionModel,
+        flt: SearchFilter,
+        page: tuple[int, int],
+        exclude_movie_id: str | None = None,
+    ) -> list[SearchHit]:
+        """The vector search, steered when steering asks for anything."""
+        if steering.is_empty:
             hits = await self._call_index(
-                self._index.hybrid_search, vector.tolist(), lexical, flt, *page
+                self._index.search, vector, flt, *page, exclude_movie_id=exclude_movie_id
             )
         else:
-            hits = _by_vector(
-                await self._call_index(self._index.search, vector.tolist(), flt, *page)
+            steered = await self._steer(vector, steering, model)
+            hits = await self._call_index(
+                self._index.steered_search, steered, flt, *page, exclude_movie_id=exclude_movie_id
             )
-        return SearchPage(hits, model.model_id, chosen, notice)
+        return _by_vector(hits)
+
+    async def _with_words(
+        self, vector: list[float], words: str, model: CollectionModel
+    ) -> list[float]:
+        """The query vector of an image (or a movie's poster) plus words ("but in blue").
+
+        The two are added as L2-normalised vectors (`poster_index.steer.image_and_words`).
+        """
+        text = normalise_query(words)
+        if not text:
+            return vector
+        check_query_length(text, self._settings.max_text_chars)
+        return image_and_words(vector, (await self._encode_text(text, model)).tolist())
 
     async def _choose_mode(self, asked: SearchMode | None) -> tuple[SearchMode, str]:
         """The mode that answers, and the notice when it is not the one asked for."""
@@ -201,8 +275,12 @@ class PosterSearch:
         flt: SearchFilter = ANY_POSTER,
         limit: int | None = None,
         offset: int | None = None,
+        words: str = "",
+        steering: Steering = NO_STEERING,
     ) -> SearchPage:
         """Posters that look like the given image file (JPEG, PNG, WebP...).
+
+        words ("but in blue") are added to the image's vector; steering as in `search`.
 
         Raises:
             InvalidRequestError: Empty or undecodable image, or a bad limit, offset or filter.
@@ -219,8 +297,9 @@ class PosterSearch:
         if isinstance(outcome, ImageFailure):
             raise InvalidRequestError(f"the image cannot be used: {outcome.message}")
         self._check_dimension(len(outcome), model)
-        hits = await self._call_index(self._index.search, outcome.tolist(), flt, *page)
-        return SearchPage(_by_vector(hits), model.model_id)
+        vector = await self._with_words(outcome.tolist(), words, model)
+        hits = await self._vector_hits(vector, steering, model, flt, page)
+        return SearchPage(hits, model.model_id)
 
     async def similar(
         self,
@@ -228,8 +307,12 @@ class PosterSearch:
         flt: SearchFilter = ANY_POSTER,
         limit: int | None = None,
         offset: int | None = None,
+        words: str = "",
+        steering: Steering = NO_STEERING,
     ) -> SearchPage:
         """Posters that look like a stored movie's poster; the movie itself is left out.
+
+        words ("but in blue") are added to the poster's vector; steering as in `search`.
 
         Raises:
             InvalidRequestError: Empty movie id, or a bad limit, offset or filter.
@@ -246,10 +329,9 @@ class PosterSearch:
         vector = await self._call_index(self._index.get_vector, movie_id)
         if vector is None:
             raise NotFoundError(f"no movie with id {movie_id!r} in the collection")
-        hits = await self._call_index(
-            self._index.search, vector, flt, *page, exclude_movie_id=movie_id
-        )
-        return SearchPage(_by_vector(hits), model.model_id)
+        vector = await self._with_words(vector, words, model)
+        hits = await self._vector_hits(vector, steering, model, flt, page, movie_id)
+        return SearchPage(hits, model.model_id)
 
     async def check_filter(self, flt: SearchFilter) -> SearchFilter:
         """Checks a filter without searching; returns it with genres in the collection's spelling.

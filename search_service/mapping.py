@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from postersearch.domain import Poster, SearchFilter, SearchHit, SearchMode
 from postersearch.v1 import search_pb2
 from search_service.core import SearchPage
+from search_service.steering import Steering, steering
 
 _MODE_TO_PB: dict[SearchMode, search_pb2.SearchMode] = {
     SearchMode.HYBRID: search_pb2.SEARCH_MODE_HYBRID,
@@ -49,6 +50,28 @@ def filter_from_pb(msg: search_pb2.Filter) -> SearchFilter:
         year_to=msg.year_to if msg.HasField("year_to") else None,
         min_rating=msg.min_rating if msg.HasField("min_rating") else None,
     )
+
+
+class _Steered(Protocol):
+    """The steering fields of every search request (`exclude`, `exclude_movie_ids`, `diverse`)."""
+
+    @property
+    def exclude(self) -> Sequence[str]: ...
+
+    @property
+    def exclude_movie_ids(self) -> Sequence[str]: ...
+
+    @property
+    def diverse(self) -> bool: ...
+
+
+def steering_from_pb(msg: _Steered) -> Steering:
+    """The steering of a search request: exclusions and a diverse page.
+
+    Raises:
+        InvalidRequestError: Too many exclusions.
+    """
+    return steering(msg.exclude, msg.exclude_movie_ids, msg.diverse)
 
 
 def filter_to_pb(flt: SearchFilter) -> search_pb2.Filter:

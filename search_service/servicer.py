@@ -27,6 +27,7 @@ from search_service.mapping import (
     mode_from_pb,
     page_args,
     page_to_pb,
+    steering_from_pb,
 )
 
 T = TypeVar("T")
@@ -89,7 +90,10 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
         flt = filter_from_pb(request.filter)
         mode = mode_from_pb(request.mode)
         page = await _within_deadline(
-            context, lambda: self._search.search(request.query, flt, limit, offset, mode)
+            context,
+            lambda: self._search.search(
+                request.query, flt, limit, offset, mode, steering_from_pb(request)
+            ),
         )
         return page_to_pb(page)
 
@@ -101,7 +105,10 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
         limit, offset = page_args(request)
         flt = filter_from_pb(request.filter)
         page = await _within_deadline(
-            context, lambda: self._search.search_by_image(request.image, flt, limit, offset)
+            context,
+            lambda: self._search.search_by_image(
+                request.image, flt, limit, offset, request.query, steering_from_pb(request)
+            ),
         )
         return page_to_pb(page)
 
@@ -112,7 +119,10 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
         limit, offset = page_args(request)
         flt = filter_from_pb(request.filter)
         page = await _within_deadline(
-            context, lambda: self._search.similar(request.movie_id, flt, limit, offset)
+            context,
+            lambda: self._search.similar(
+                request.movie_id, flt, limit, offset, request.query, steering_from_pb(request)
+            ),
         )
         return page_to_pb(page)
 

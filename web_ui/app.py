@@ -193,36 +193,48 @@ def create_app(
 
     @app.get("/api/search")
     async def search_get(request: Request) -> dict[str, Any]:
-        """Posters matching ``query`` (``mode``: hybrid, vector or text), with the filters."""
+        """Posters matching ``query`` (``mode``: hybrid, vector or text), with the filters;
+        ``exclude`` (repeatable), ``exclude_movie_ids`` (repeatable) and ``diverse``."""
         args = args_from_query(request.query_params)
-        page = await search.search(args.query, args.flt, args.limit, args.offset, args.mode)
+        page = await search.search(
+            args.query, args.flt, args.limit, args.offset, args.mode, args.steering
+        )
         return _page_json(page, files)
 
     @app.post("/api/search")
     async def search_post(request: Request) -> dict[str, Any]:
         """The same search with a JSON SearchRequest body."""
         args = args_from_json(await _json_body(request, max_json_bytes))
-        page = await search.search(args.query, args.flt, args.limit, args.offset, args.mode)
+        page = await search.search(
+            args.query, args.flt, args.limit, args.offset, args.mode, args.steering
+        )
         return _page_json(page, files)
 
     @app.get("/api/similar/{movie_id}")
     async def similar(movie_id: str, request: Request) -> dict[str, Any]:
-        """Posters that look like this movie's poster; the movie itself is left out."""
+        """Posters that look like this movie's poster; the movie itself is left out.
+
+        ``query`` adds words to its look ("but in blue")."""
         args = args_from_query(request.query_params, with_query=False)
-        page = await search.similar(movie_id, args.flt, args.limit, args.offset)
+        page = await search.similar(
+            movie_id, args.flt, args.limit, args.offset, args.query, args.steering
+        )
         return response_json(page.hits, page.model_id, files)
 
     @app.post("/api/search-by-image")
     async def search_by_image(request: Request) -> dict[str, Any]:
         """Posters that look like the uploaded image (multipart ``image`` field or raw body).
 
-        Filters, limit and offset travel in the query string.
+        Filters, limit, offset, exclusions and ``query`` (words added to the image's look,
+        "but in blue") travel in the query string.
         """
         args = args_from_query(request.query_params, with_query=False)
         # Decode work is charged to the uploading client, as for gRPC callers.
         CALLER.set(f"http:{request.client.host}" if request.client else "http:unknown")
         image = await read_image(request, max_upload_bytes)
-        page = await search.search_by_image(image, args.flt, args.limit, args.offset)
+        page = await search.search_by_image(
+            image, args.flt, args.limit, args.offset, args.query, args.steering
+        )
         return response_json(page.hits, page.model_id, files)
 
     @app.get(POSTER_URL_PREFIX + "{path:path}", include_in_schema=False)

@@ -19,6 +19,7 @@ from starlette.datastructures import QueryParams
 
 from postersearch.domain import Poster, SearchFilter, SearchHit
 from search_service.errors import InvalidRequestError
+from search_service.steering import NO_STEERING, Steering, steering
 from web_ui.files import PosterFiles
 
 GENRE_FIELDS = ("genres_any", "genres_all", "genres_none")
@@ -26,6 +27,9 @@ FILTER_FIELDS = (*GENRE_FIELDS, "year_from", "year_to", "min_rating")
 PAGE_FIELDS = ("limit", "offset")
 # How a text query is matched; PosterSearch checks the value.
 MODE_FIELD = "mode"
+# Exclusions and a diverse page (repeatable in a query string, lists in JSON).
+STEERING_LISTS = ("exclude", "exclude_movie_ids")
+STEERING_FIELDS = (*STEERING_LISTS, "diverse")
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class SearchArgs:
     limit: int | None = None
     offset: int | None = None
     mode: str | None = None
+    steering: Steering = NO_STEERING
 
 
 def _as_mode(value: Any) -> str | None:
@@ -83,6 +88,34 @@ def _as_float(name: str, value: Any) -> float | None:
     return number
 
 
+def _as_bool(name: str, value: Any) -> bool:
+    if value is None or value == "":
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "1", "on", "false", "0"):
+        return value.strip().lower() in ("true", "1", "on")
+    raise InvalidRequestError(f"{name} must be true or false, got {value!r}")
+
+
+def _as_texts(name: str, value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise InvalidRequestError(f"{name} must be a list of strings, got {value!r}")
+    return tuple(value)
+
+
+def _steering_from(values: Mapping[str, Any]) -> Steering:
+    return steering(
+        _as_texts("exclude", values.get("exclude")),
+        _as_texts("exclude_movie_ids", values.get("exclude_movie_ids")),
+        _as_bool("diverse", values.get("diverse")),
+    )
+
+
 def _as_genres(name: str, value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -115,20 +148,24 @@ def _refuse_unknown(keys: set[str], allowed: tuple[str, ...]) -> None:
 def args_from_query(params: QueryParams, *, with_query: bool = True) -> SearchArgs:
     """Reads a query string such as ``?query=red&genres_any=Horror&year_from=1980``.
 
-    Genre parameters may repeat. Empty values count as unset, so a plain HTML form with
-    blank fields can submit directly.
+    Genre parameters, ``exclude`` and ``exclude_movie_ids`` may repeat. Empty values count
+    as unset, so a plain HTML form with blank fields can submit directly. Without
+    with_query (an image or a similar movie), ``query`` is words that steer the look and
+    there is no ``mode``.
 
     Raises:
         InvalidRequestError: An unknown parameter, or a value of the wrong type.
     """
     allowed = (
-        *(("query", MODE_FIELD) if with_query else ()),
+        "query",
+        *((MODE_FIELD,) if with_query else ()),
         *FILTER_FIELDS,
         *PAGE_FIELDS,
+        *STEERING_FIELDS,
     )
     _refuse_unknown(set(params.keys()), allowed)
     values: dict[str, Any] = {key: params.get(key) for key in params}
-    for key in GENRE_FIELDS:
+    for key in (*GENRE_FIELDS, *STEERING_LISTS):
         values[key] = params.getlist(key)
     return SearchArgs(
         query=str(values.get("query") or ""),
@@ -136,6 +173,7 @@ def args_from_query(params: QueryParams, *, with_query: bool = True) -> SearchAr
         limit=_as_int("limit", values.get("limit")),
         offset=_as_int("offset", values.get("offset")),
         mode=_as_mode(values.get(MODE_FIELD)),
+        steering=_steering_from(values),
     )
 
 
@@ -149,7 +187,9 @@ def args_from_json(body: Any) -> SearchArgs:
     """
     if not isinstance(body, dict):
         raise InvalidRequestError("the request body must be a JSON object")
-    _refuse_unknown(set(body), ("query", MODE_FIELD, "filter", *FILTER_FIELDS, *PAGE_FIELDS))
+    _refuse_unknown(
+        set(body), ("query", MODE_FIELD, "filter", *FILTER_FIELDS, *PAGE_FIELDS, *STEERING_FIELDS)
+    )
     nested = body.get("filter") or {}
     if not isinstance(nested, dict):
         raise InvalidRequestError("filter must be a JSON object")
@@ -166,6 +206,7 @@ def args_from_json(body: Any) -> SearchArgs:
         limit=_as_int("limit", body.get("limit")),
         offset=_as_int("offset", body.get("offset")),
         mode=_as_mode(body.get(MODE_FIELD)),
+        steering=_steering_from(body),
     )
 
 

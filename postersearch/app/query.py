@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -27,6 +28,7 @@ from search_service.errors import (
 )
 from search_service.mapping import filter_to_pb, mode_to_pb, page_from_pb
 from search_service.settings import SearchSettings
+from search_service.steering import NO_STEERING, Steering
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class Ask:
         image: An image file to search by, instead of the text.
         similar: A movie id whose poster to search by, instead of the text.
         mode: How the text is matched (None: hybrid where the collection has words).
+        steering: Exclusions and a diverse page. With an image or a similar movie, the
+            query text is words added to its look ("but in blue").
     """
 
     query: str
@@ -50,16 +54,21 @@ class Ask:
     image: Path | None = None
     similar: str | None = None
     mode: SearchMode | None = None
+    steering: Steering = NO_STEERING
 
 
 async def ask_core(search: PosterSearch, ask: Ask) -> SearchPage:
     """Answers ask with a PosterSearch in this process."""
     if ask.image is not None:
         data = await asyncio.to_thread(ask.image.read_bytes)
-        return await search.search_by_image(data, ask.flt, ask.limit, ask.offset)
+        return await search.search_by_image(
+            data, ask.flt, ask.limit, ask.offset, ask.query, ask.steering
+        )
     if ask.similar is not None:
-        return await search.similar(ask.similar, ask.flt, ask.limit, ask.offset)
-    return await search.search(ask.query, ask.flt, ask.limit, ask.offset, ask.mode)
+        return await search.similar(
+            ask.similar, ask.flt, ask.limit, ask.offset, ask.query, ask.steering
+        )
+    return await search.search(ask.query, ask.flt, ask.limit, ask.offset, ask.mode, ask.steering)
 
 
 async def ask_embedded(
@@ -89,7 +98,7 @@ async def ask_embedded(
                 "ingest posters first (poster-search ingest, or poster-search demo)",
             )
         without_model = PosterSearch(_NoEncoder(), index, settings)
-        needs_encoder = ask.image is not None or (ask.similar is None and ask.query.strip())
+        needs_encoder = bool(ask.image is not None or ask.query.strip() or ask.steering.exclude)
         if needs_encoder and ask.mode is SearchMode.TEXT:
             needs_encoder = not await asyncio.to_thread(index.has_text)
         if not needs_encoder:
@@ -127,31 +136,43 @@ async def ask_server(
     """
     metadata = (("authorization", f"Bearer {api_key}"),) if api_key else ()
     flt = filter_to_pb(ask.flt)
-    paging: dict[str, int] = {}
+    paging: dict[str, Any] = {}
     if ask.limit is not None:
         paging["limit"] = ask.limit
     if ask.offset is not None:
         paging["offset"] = ask.offset
+    steer = ask.steering
+    steering: dict[str, Any] = dict(
+        exclude=steer.exclude, exclude_movie_ids=steer.exclude_movie_ids, diverse=steer.diverse
+    )
     async with grpc.aio.insecure_channel(target) as channel:
         stub = search_pb2_grpc.SearchServiceStub(channel)
         try:
             if ask.image is not None:
                 data = await asyncio.to_thread(ask.image.read_bytes)
                 response = await stub.SearchByImage(
-                    search_pb2.SearchByImageRequest(image=data, filter=flt, **paging),
+                    search_pb2.SearchByImageRequest(
+                        image=data, filter=flt, query=ask.query, **paging, **steering
+                    ),
                     metadata=metadata,
                     timeout=timeout_s,
                 )
             elif ask.similar is not None:
                 response = await stub.SimilarPosters(
-                    search_pb2.SimilarPostersRequest(movie_id=ask.similar, filter=flt, **paging),
+                    search_pb2.SimilarPostersRequest(
+                        movie_id=ask.similar, filter=flt, query=ask.query, **paging, **steering
+                    ),
                     metadata=metadata,
                     timeout=timeout_s,
                 )
             else:
                 response = await stub.Search(
                     search_pb2.SearchRequest(
-                        query=ask.query, filter=flt, mode=mode_to_pb(ask.mode), **paging
+                        query=ask.query,
+                        filter=flt,
+                        mode=mode_to_pb(ask.mode),
+                        **paging,
+                        **steering,
                     ),
                     metadata=metadata,
                     timeout=timeout_s,

@@ -30,6 +30,7 @@ from postersearch.grpc_server import exit_code_now
 from postersearch.settings_errors import one_line_settings_errors
 from search_service.core import SearchPage
 from search_service.settings import SearchSettings
+from search_service.steering import steering
 
 _YEAR_RANGE = re.compile(r"^\s*(\d{4})?\s*(-)?\s*(\d{4})?\s*$")
 _DECADE = re.compile(r"^\s*(\d{3})0s\s*$")
@@ -110,8 +111,36 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--limit", type=int, help="results per page, 1-100 (default 10)")
     p.add_argument("--offset", type=int, help="results to skip (paging)")
     how = p.add_mutually_exclusive_group()
-    how.add_argument("--image", type=Path, metavar="FILE", help="search by an image file")
-    how.add_argument("--similar", metavar="MOVIE_ID", help="posters like this movie's")
+    how.add_argument(
+        "--image",
+        type=Path,
+        metavar="FILE",
+        help='search by an image file; a query text with it steers the look ("but in blue")',
+    )
+    how.add_argument(
+        "--similar",
+        metavar="MOVIE_ID",
+        help="posters like this movie's; a query text with it steers the look",
+    )
+    p.add_argument(
+        "--not",
+        dest="exclude",
+        action="append",
+        metavar="TEXT",
+        help="a description the posters should not look like (repeatable): --not blood",
+    )
+    p.add_argument(
+        "--not-like",
+        dest="exclude_movie",
+        action="append",
+        metavar="MOVIE_ID",
+        help="a movie whose poster the results should not look like (repeatable)",
+    )
+    p.add_argument(
+        "--diverse",
+        action="store_true",
+        help="spread the page out (Qdrant's MMR), so one look does not fill it",
+    )
     p.add_argument("--server", metavar="HOST:PORT", help="ask a running search server")
     add_settings_options(p, SearchSettings, [Flag("api_key", help="Search server API key")])
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -182,7 +211,12 @@ def search_command(args: argparse.Namespace) -> int:
         say_error(exc)
         return USAGE
     mode = SearchMode(args.mode) if args.mode else None
-    ask = Ask(args.query, flt, args.limit, args.offset, args.image, args.similar, mode)
+    try:
+        steer = steering(args.exclude or (), args.exclude_movie or (), args.diverse)
+    except SearchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    ask = Ask(args.query, flt, args.limit, args.offset, args.image, args.similar, mode, steer)
     settings = search_settings_from(args)
     try:
         if args.server:

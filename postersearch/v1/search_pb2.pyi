@@ -35,42 +35,64 @@ class Filter(_message.Message):
     def __init__(self, genres_any: _Optional[_Iterable[str]] = ..., genres_all: _Optional[_Iterable[str]] = ..., genres_none: _Optional[_Iterable[str]] = ..., year_from: _Optional[int] = ..., year_to: _Optional[int] = ..., min_rating: _Optional[float] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
-    __slots__ = ("query", "filter", "limit", "offset", "mode")
+    __slots__ = ("query", "filter", "limit", "offset", "mode", "exclude", "exclude_movie_ids", "diverse")
     QUERY_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_MOVIE_IDS_FIELD_NUMBER: _ClassVar[int]
+    DIVERSE_FIELD_NUMBER: _ClassVar[int]
     query: str
     filter: Filter
     limit: int
     offset: int
     mode: SearchMode
-    def __init__(self, query: _Optional[str] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ..., mode: _Optional[_Union[SearchMode, str]] = ...) -> None: ...
+    exclude: _containers.RepeatedScalarFieldContainer[str]
+    exclude_movie_ids: _containers.RepeatedScalarFieldContainer[str]
+    diverse: bool
+    def __init__(self, query: _Optional[str] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ..., mode: _Optional[_Union[SearchMode, str]] = ..., exclude: _Optional[_Iterable[str]] = ..., exclude_movie_ids: _Optional[_Iterable[str]] = ..., diverse: _Optional[bool] = ...) -> None: ...
 
 class SearchByImageRequest(_message.Message):
-    __slots__ = ("image", "filter", "limit", "offset")
+    __slots__ = ("image", "filter", "limit", "offset", "query", "exclude", "exclude_movie_ids", "diverse")
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_MOVIE_IDS_FIELD_NUMBER: _ClassVar[int]
+    DIVERSE_FIELD_NUMBER: _ClassVar[int]
     image: bytes
     filter: Filter
     limit: int
     offset: int
-    def __init__(self, image: _Optional[bytes] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ...) -> None: ...
+    query: str
+    exclude: _containers.RepeatedScalarFieldContainer[str]
+    exclude_movie_ids: _containers.RepeatedScalarFieldContainer[str]
+    diverse: bool
+    def __init__(self, image: _Optional[bytes] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ..., query: _Optional[str] = ..., exclude: _Optional[_Iterable[str]] = ..., exclude_movie_ids: _Optional[_Iterable[str]] = ..., diverse: _Optional[bool] = ...) -> None: ...
 
 class SimilarPostersRequest(_message.Message):
-    __slots__ = ("movie_id", "filter", "limit", "offset")
+    __slots__ = ("movie_id", "filter", "limit", "offset", "query", "exclude", "exclude_movie_ids", "diverse")
     MOVIE_ID_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_MOVIE_IDS_FIELD_NUMBER: _ClassVar[int]
+    DIVERSE_FIELD_NUMBER: _ClassVar[int]
     movie_id: str
     filter: Filter
     limit: int
     offset: int
-    def __init__(self, movie_id: _Optional[str] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ...) -> None: ...
+    query: str
+    exclude: _containers.RepeatedScalarFieldContainer[str]
+    exclude_movie_ids: _containers.RepeatedScalarFieldContainer[str]
+    diverse: bool
+    def __init__(self, movie_id: _Optional[str] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ..., query: _Optional[str] = ..., exclude: _Optional[_Iterable[str]] = ..., exclude_movie_ids: _Optional[_Iterable[str]] = ..., diverse: _Optional[bool] = ...) -> None: ...
 
 class Poster(_message.Message):
     __slots__ = ("movie_id", "title", "year", "genres", "rating", "poster")

@@ -161,7 +161,7 @@ def test_similar_leaves_the_movie_out_and_404s_unknown_ids(
     missing = client.get("/api/similar/no-such-movie")
     assert missing.status_code == 404
     assert "no-such-movie" in missing.json()["error"]
-    assert client.get("/api/similar/1", params={"query": "red"}).status_code == 400
+    assert client.get("/api/similar/1", params={"mode": "vector"}).status_code == 400
 
 
 def test_search_by_image_multipart_and_raw(

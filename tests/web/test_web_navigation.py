@@ -285,6 +285,7 @@ def test_the_search_mode_is_in_the_address_and_changes_the_ranking(
     wait_titles(page, ["Red Room", "Crimson Hour", "Violet Static"])
     first = page.locator("#results .card").first.locator(".score").text_content() or ""
     assert "found by its look and its words" in first
+    page.get_by_text("Search options").click()
     page.get_by_label("Match words by").select_option("vector")
     page.wait_for_function("() => location.search.includes('mode=vector')")
     wait_titles(page, ["Crimson Hour", "Red Room", "Violet Static"])

@@ -16,7 +16,9 @@
   const ADDRESS_FIELDS = new Set([
     "query", "similar", "image", "genres_any", "genres_all", "genres_none",
     "year_from", "year_to", "min_rating", "pages", "mode",
+    "exclude", "exclude_movie_ids", "diverse", "words",
   ]);
+  const MAX_EXCLUSIONS = 10; // of each kind, as the service accepts
   // How words are matched: the API's search modes. "" is its default (words and look where
   // the collection has words about its movies), which is what "hybrid" asks for too.
   const MODES = new Set(["", "hybrid", "vector", "text"]);
@@ -30,6 +32,12 @@
   const yearTo = $("year-to");
   const minRating = $("min-rating");
   const modeSelect = $("mode");
+  const excludeInput = $("exclude");
+  const diverseBox = $("diverse");
+  const wordsForm = $("words-form");
+  const wordsInput = $("words");
+  const notLike = $("not-like");
+  const notLikeList = $("not-like-list");
   const results = $("results");
   const statusLine = $("status");
   const errorBox = $("error");
@@ -56,6 +64,7 @@
     year_from: [yearFrom, $("year-from-error")],
     year_to: [yearTo, $("year-to-error")],
     min_rating: [minRating, $("min-rating-error")],
+    exclude: [excludeInput, $("exclude-error")],
   };
   const narrowScreen = window.matchMedia("(max-width: 640px)");
 
@@ -78,6 +87,8 @@
       kind: "none", query: "", movieId: "", title: "", imageKey: "", imageName: "",
       genres_any: [], genres_all: [], genres_none: [],
       year_from: "", year_to: "", min_rating: "", pages: 1, mode: "",
+      // What to stay away from, a diverse page, and words that change an image's look.
+      exclude: [], excludeMovies: [], excludeTitles: {}, diverse: false, words: "",
     };
   }
 
@@ -95,12 +106,30 @@
     return params;
   }
 
+
+  // Exclusions, diversity and words steer a search by words, an image or a movie; browsing
+  // by filter alone has nothing to steer, so they are not sent then (the form keeps them).
+  function steers(state) {
+    return state.kind === "similar" || state.kind === "image" || (state.kind === "text" && state.query.trim() !== "");
+  }
+
+  function steerParams(state) {
+    const params = new URLSearchParams();
+    if (!steers(state)) return params;
+    for (const text of state.exclude) params.append("exclude", text);
+    for (const id of state.excludeMovies) params.append("exclude_movie_ids", id);
+    if (state.diverse) params.set("diverse", "true");
+    return params;
+  }
+
   function addressOf(state) {
     const params = new URLSearchParams();
     if (state.kind === "text" && state.query) params.set("query", state.query);
     if (state.kind === "text" && state.query && state.mode) params.set("mode", state.mode);
     if (state.kind === "similar") params.set("similar", state.movieId);
     if (state.kind === "image") params.set("image", state.imageKey);
+    if (state.kind !== "text" && state.words) params.set("words", state.words);
+    for (const [k, v] of steerParams(state)) params.append(k, v);
     for (const [k, v] of filterParams(state)) params.append(k, v);
     if (state.pages > 1) params.set("pages", String(state.pages));
     const search = params.toString();
@@ -138,6 +167,17 @@
       else problems.push([null, `“mode=${mode}” in this link is not a way of matching words ` +
         "(hybrid, vector or text), so it was not searched."]);
     }
+    state.exclude = params.getAll("exclude").map((t) => t.trim()).filter(Boolean);
+    state.excludeMovies = params.getAll("exclude_movie_ids").filter(Boolean);
+    state.excludeTitles = (saved && saved.excludeTitles) || {};
+    const diverse = params.get("diverse");
+    if (diverse !== null) {
+      if (diverse === "true" || diverse === "1") state.diverse = true;
+      else if (diverse !== "false" && diverse !== "0") {
+        problems.push([null, `“diverse=${diverse}” in this link is not true or false, so it was not searched.`]);
+      }
+    }
+    state.words = (params.get("words") || "").trim();
     const pages = params.get("pages");
     if (pages !== null) {
       if (/^\d{1,3}$/.test(pages) && Number(pages) >= 1) state.pages = Number(pages);
@@ -179,7 +219,40 @@
     state.year_to = yearTo.value.trim();
     state.min_rating = minRating.value.trim();
     state.mode = modeSelect.value;
+    state.exclude = [...new Set(excludeInput.value.split(",").map((t) => t.trim()).filter(Boolean))];
+    state.diverse = diverseBox.checked;
+    state.excludeMovies = shownExcludes.ids.slice();
+    state.excludeTitles = { ...shownExcludes.titles };
     return state;
+  }
+
+  // The posters the visitor said "Not like this" to, shown as removable entries.
+  let shownExcludes = { ids: [], titles: {} };
+
+  function showExcludes(state) {
+    shownExcludes = { ids: state.excludeMovies.slice(), titles: { ...state.excludeTitles } };
+    notLike.hidden = shownExcludes.ids.length === 0;
+    if (shownExcludes.ids.length) $("steer").open = true;
+    notLikeList.replaceChildren(...shownExcludes.ids.map((id) => {
+      const item = document.createElement("li");
+      const name = shownExcludes.titles[id] || `movie ${id}`;
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "button ghost chip-remove";
+      const cross = document.createElement("span");
+      cross.setAttribute("aria-hidden", "true");
+      cross.textContent = " ×";
+      remove.append(name, cross);
+      // The name starts with the words the button shows (label in name, WCAG 2.5.3).
+      remove.setAttribute("aria-label", `${name}, remove: search without leaving its look out`);
+      remove.addEventListener("click", () => {
+        shownExcludes.ids = shownExcludes.ids.filter((other) => other !== id);
+        filtersChanged();
+        (notLikeList.querySelector("button") || excludeInput).focus();
+      });
+      item.append(remove);
+      return item;
+    }));
   }
 
   function showInForm(state) {
@@ -191,6 +264,11 @@
     yearTo.value = state.year_to;
     minRating.value = state.min_rating;
     modeSelect.value = state.mode;
+    excludeInput.value = state.exclude.join(", ");
+    diverseBox.checked = state.diverse;
+    wordsInput.value = state.kind === "similar" || state.kind === "image" ? state.words : "";
+    showExcludes(state);
+    if (state.mode || state.exclude.length || state.excludeMovies.length || state.diverse) $("steer").open = true;
     if (state.genres_all.length || state.genres_none.length) moreGenres.open = true;
     updateFilterCounts();
   }
@@ -202,6 +280,8 @@
     $("filters-count").textContent = set ? ` (${set} set)` : "";
     const more = f.genres_all.length + f.genres_none.length;
     $("more-genres-count").textContent = more ? ` (${more} chosen)` : "";
+    const steering = f.exclude.length + f.excludeMovies.length + (f.diverse ? 1 : 0) + (f.mode ? 1 : 0);
+    $("steer-count").textContent = steering ? ` (${steering} set)` : "";
   }
 
   // ---- Messages --------------------------------------------------------------------
@@ -242,6 +322,16 @@
   }
 
   // The checks a person can fix in the form, in the form's own words, beside the field.
+  function steerProblems(state) {
+    if (state.exclude.length > MAX_EXCLUSIONS) {
+      return [["exclude", `At most ${MAX_EXCLUSIONS} things can be left out; this names ${state.exclude.length}.`]];
+    }
+    if (state.excludeMovies.length > MAX_EXCLUSIONS) {
+      return [[null, `At most ${MAX_EXCLUSIONS} posters can be left out; remove some under “Not like these posters”.`]];
+    }
+    return [];
+  }
+
   function formProblems(state) {
     const problems = [];
     const year = (field, label) => {
@@ -311,6 +401,8 @@
   // One page of results, retried where the service says when (503 + Retry-After).
   async function fetchPage(state, image, offset, limit, onWait) {
     const params = filterParams(state);
+    for (const [k, v] of steerParams(state)) params.append(k, v);
+    if (state.kind !== "text" && state.words) params.set("query", state.words);
     params.set("limit", String(limit));
     if (offset) params.set("offset", String(offset));
     for (let attempt = 0; ; attempt += 1) {
@@ -377,10 +469,25 @@
   // ---- Showing results --------------------------------------------------------------------
 
   function headingFor(state) {
+    return plainHeading(state) + (state.kind !== "text" && state.words ? `, with “${state.words}”` : "");
+  }
+
+  function plainHeading(state) {
     if (state.kind === "text" && state.query.trim()) return `Posters for “${state.query.trim()}”`;
     if (state.kind === "text") return "Posters matching the filters";
     if (state.kind === "similar") return state.title ? `More like ${state.title}` : "More like the chosen poster";
     return `Posters that look like ${state.imageName || "your image"}`;
+  }
+
+  // What the status line adds for exclusions and a diverse page.
+  function steerNote(state) {
+    if (!steers(state)) return "";
+    const parts = [];
+    const away = [...state.exclude.map((t) => `“${t}”`),
+      ...state.excludeMovies.map((id) => state.excludeTitles[id] || `movie ${id}`)];
+    if (away.length) parts.push(`not like ${away.join(", ")}`);
+    if (state.diverse) parts.push("spread over different looks");
+    return parts.length ? `; ${parts.join("; ")}` : "";
   }
 
   function describe(state, count, more) {
@@ -388,10 +495,12 @@
     const noun = count === 1 ? "poster" : "posters";
     const look = count === 1 ? "looks" : "look";
     if (count === 0) return "No posters match. Try fewer filters or other words.";
+    const note = steerNote(state);
+    const words = state.kind !== "text" && state.words ? `, with “${state.words}”` : "";
     if (state.kind === "text" && !state.query.trim()) return `${n} ${noun} matching the filters, best rated first`;
-    if (state.kind === "text") return `${n} ${noun} for “${state.query.trim()}”, best match first`;
-    if (state.kind === "similar") return `${n} ${noun} that ${look} like ${state.title || "the chosen poster"}`;
-    return `${n} ${noun} that ${look} like ${state.imageName || "your image"}`;
+    if (state.kind === "text") return `${n} ${noun} for “${state.query.trim()}”, best match first${note}`;
+    if (state.kind === "similar") return `${n} ${noun} that ${look} like ${state.title || "the chosen poster"}${words}${note}`;
+    return `${n} ${noun} that ${look} like ${state.imageName || "your image"}${words}${note}`;
   }
 
   function showHeading(state, image) {
@@ -399,6 +508,8 @@
     intro.hidden = state.kind !== "none";
     resultsTitle.textContent = state.kind === "none" ? "" : headingFor(state);
     contextClose.hidden = !(state.kind === "similar" || state.kind === "image");
+    wordsForm.hidden = contextClose.hidden;
+    wordsInput.value = wordsForm.hidden ? "" : state.words;
     if (thumbUrl) URL.revokeObjectURL(thumbUrl);
     thumbUrl = image ? URL.createObjectURL(image) : null;
     contextImage.hidden = !thumbUrl;
@@ -461,6 +572,16 @@
       const next = { ...formFilters(), kind: "similar", movieId: poster.movie_id, title: label };
       search(next, { push: true, focusHeading: true, collapse: true });
     });
+    const notLikeThis = node.querySelector(".not-like-this");
+    notLikeThis.setAttribute("aria-label", `Not like this: ${label}`);
+    notLikeThis.addEventListener("click", () => {
+      if (!shownExcludes.ids.includes(poster.movie_id)) {
+        shownExcludes.ids.push(poster.movie_id);
+        shownExcludes.titles[poster.movie_id] = label;
+      }
+      filtersChanged();
+      resultsTitle.focus({ preventScroll: true });
+    });
     return node;
   }
 
@@ -471,7 +592,7 @@
   // ---- Running searches -------------------------------------------------------------------
 
   function historyEntry(state) {
-    return { title: state.title, imageName: state.imageName, scrollY: 0 };
+    return { title: state.title, imageName: state.imageName, excludeTitles: state.excludeTitles, scrollY: 0 };
   }
 
   // Runs a search; only when it succeeds does it replace what is on screen and enter the
@@ -493,7 +614,7 @@
       record(state, push, leftAt);
       return;
     }
-    const problems = formProblems(state);
+    const problems = [...formProblems(state), ...steerProblems(state)];
     if (problems.length) {
       for (const p of problems) showRefusal(p);
       document.body.classList.toggle("stale", results.children.length > 0);
@@ -546,6 +667,7 @@
     loaded = hits.length;
     results.replaceChildren(...hits.map((hit) => card(hit, shown)));
     showHeading(shown, image);
+    showExcludes(shown);
     statusLine.textContent = describe(shown, loaded, !exhausted);
     updateMore();
     if (collapse && narrowScreen.matches) closeFilters();
@@ -649,7 +771,7 @@
     const filters = formFilters();
     if (shown && (shown.kind === "similar" || shown.kind === "image")) {
       return { ...shown, ...filters, kind: shown.kind, movieId: shown.movieId, title: shown.title,
-        imageKey: shown.imageKey, imageName: shown.imageName, pages: 1 };
+        imageKey: shown.imageKey, imageName: shown.imageName, words: wordsInput.value.trim(), pages: 1 };
     }
     const query = queryInput.value.trim();
     return { ...filters, kind: query || hasFilter(filters) ? "text" : "none", query, pages: 1 };
@@ -837,6 +959,13 @@
       submitText();
     });
   }
+  wordsForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    filtersChanged();
+  });
+  excludeInput.addEventListener("input", () => setFieldError("exclude", ""));
+  excludeInput.addEventListener("change", () => filtersChanged());
+  diverseBox.addEventListener("change", () => filtersChanged());
   let debounce = 0;
   modeSelect.addEventListener("change", () => { if (queryInput.value.trim()) filtersChanged(); });
   for (const input of [yearFrom, yearTo, minRating]) {
