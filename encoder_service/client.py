@@ -7,14 +7,21 @@ from collections.abc import AsyncIterable, AsyncIterator, Sequence
 
 import grpc
 
-from encoder_service.convert import info_from_proto, outcomes_from_proto, vectors_from_proto
+from encoder_service.convert import (
+    info_from_proto,
+    outcomes_from_proto,
+    tokens_from_proto,
+    vectors_from_proto,
+)
 from postersearch.encoding import (
+    EncodedTexts,
     EncoderError,
     EncoderInfo,
     EncoderUnavailableError,
     ImageOutcome,
     InvalidInputError,
     OverloadedError,
+    TranslatorUnavailableError,
     Vectors,
 )
 from postersearch.v1 import encoder_pb2 as pb
@@ -31,6 +38,7 @@ _SERVICE_CONFIG = {
                 {"service": "postersearch.v1.EncoderService", "method": "EncodeText"},
                 {"service": "postersearch.v1.EncoderService", "method": "EncodeImages"},
                 {"service": "postersearch.v1.EncoderService", "method": "GetInfo"},
+                {"service": "postersearch.v1.EncoderService", "method": "Translate"},
             ],
             "retryPolicy": {
                 "maxAttempts": 3,
@@ -72,6 +80,8 @@ def _error(exc: grpc.aio.AioRpcError) -> EncoderError:
         )
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         return InvalidInputError(details)
+    if code == grpc.StatusCode.FAILED_PRECONDITION:
+        return TranslatorUnavailableError(details)
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
         if "larger than max" in details:
             # gRPC's own message size limit: retrying the same request cannot help.
@@ -116,13 +126,29 @@ class GrpcEncoder:
 
     async def encode_texts(self, texts: Sequence[str]) -> Vectors:
         """Encodes texts into an (n, dimension) array, row i for texts[i]."""
+        return (await self.encode_texts_read(texts)).vectors
+
+    async def encode_texts_read(self, texts: Sequence[str]) -> EncodedTexts:
+        """Encodes texts and says how much of each the model read (one call)."""
         try:
             response = await self._stub.EncodeText(
                 pb.EncodeTextRequest(texts=texts), metadata=self._metadata, timeout=self._timeout
             )
         except grpc.aio.AioRpcError as exc:
             raise _error(exc) from exc
-        return vectors_from_proto(response.vectors)
+        return EncodedTexts(
+            vectors_from_proto(response.vectors), tokens_from_proto(response.tokens)
+        )
+
+    async def translate(self, texts: Sequence[str]) -> list[str]:
+        """texts in English, by the server's translator."""
+        try:
+            response = await self._stub.Translate(
+                pb.TranslateRequest(texts=texts), metadata=self._metadata, timeout=self._timeout
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise _error(exc) from exc
+        return list(response.translations)
 
     async def encode_images(self, images: Sequence[bytes]) -> list[ImageOutcome]:
         """Encodes image files; item i is images[i]'s vector or the reason it has none."""

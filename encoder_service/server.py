@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import grpc
 from grpc_health.v1 import health
 
-from encoder_service.local import open_local_encoder
+from encoder_service.local import LocalEncoder, open_local_encoder
 from encoder_service.servicer import EncoderServicer
 from encoder_service.settings import EncoderSettings
-from postersearch.encoding import Encoder
+from postersearch.encoding import Encoder, TranslatorUnavailableError
 from postersearch.grpc_server import (
     ServerOptions,
     create_grpc_server,
@@ -61,10 +62,31 @@ async def _load_in_background(
     servicer.attach(encoder)
     set_serving(health_servicer, [SERVICE_NAME], True)
     log.info("model %s loaded and warmed up: serving", settings.model)
+    load_translator_soon(encoder)
     try:
         await server.wait_for_termination()
     finally:
         await encoder.close()
+
+
+def load_translator_soon(encoder: LocalEncoder) -> None:
+    """Loads the translator in a worker thread while the server already serves, so that
+    the first query to need it does not wait for it (a failure is logged and remembered:
+    searches then go on untranslated)."""
+    if not encoder.translator.model_id:
+        return
+    task = asyncio.get_running_loop().run_in_executor(None, _load_quietly, encoder)
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
+
+
+def _load_quietly(encoder: LocalEncoder) -> None:
+    with contextlib.suppress(TranslatorUnavailableError):
+        encoder.translator.load()
+
+
+# Keeps background loads referenced until they finish.
+_BACKGROUND: set[asyncio.Future[None]] = set()
 
 
 def create_server(
@@ -115,6 +137,7 @@ async def serve(settings: EncoderSettings) -> int:
         return 1
     servicer.attach(encoder)
     set_serving(health_servicer, [SERVICE_NAME], True)
+    load_translator_soon(encoder)
     info = await encoder.info()
     log.info(
         "serving %s (%d-d, %s, %s) on port %d",

@@ -14,6 +14,7 @@ from poster_index.base import PosterIndex
 from poster_index.settings import IndexSettings
 from postersearch.domain import CollectionModel
 from postersearch.encoding import (
+    EncodedTexts,
     Encoder,
     EncoderInfo,
     EncoderUnavailableError,
@@ -110,6 +111,14 @@ class LoadingEncoder:
     async def encode_texts(self, texts: Sequence[str]) -> Vectors:
         """Encodes with the loaded encoder."""
         return await self._ready().encode_texts(texts)
+
+    async def encode_texts_read(self, texts: Sequence[str]) -> EncodedTexts:
+        """Encodes with the loaded encoder, with how much of each text it read."""
+        return await self._ready().encode_texts_read(texts)
+
+    async def translate(self, texts: Sequence[str]) -> list[str]:
+        """Translates with the loaded encoder."""
+        return await self._ready().translate(texts)
 
     async def encode_images(self, images: Sequence[bytes]) -> list[ImageOutcome]:
         """Encodes with the loaded encoder."""

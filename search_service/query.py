@@ -13,7 +13,7 @@ import grpc
 from poster_index.base import IndexUnavailableError
 from poster_index.settings import IndexSettings
 from postersearch.domain import SearchFilter, SearchMode
-from postersearch.encoding import EncoderInfo, ImageOutcome, Vectors
+from postersearch.encoding import EncodedTexts, EncoderInfo, ImageOutcome, Vectors
 from postersearch.v1 import search_pb2, search_pb2_grpc
 from search_service.core import PosterSearch, SearchPage
 from search_service.embedded import local_model_for, open_encoder, open_search_index
@@ -40,6 +40,8 @@ class Ask:
         image: An image file to search by, instead of the text.
         similar: A movie id whose poster to search by, instead of the text.
         mode: How the text is matched (None: hybrid where the collection has words).
+        min_probability: Least match probability a poster needs (None: no cutoff).
+        translate: Search a query in another script with its English translation too.
     """
 
     query: str
@@ -49,6 +51,8 @@ class Ask:
     image: Path | None = None
     similar: str | None = None
     mode: SearchMode | None = None
+    min_probability: float | None = None
+    translate: bool = True
 
 
 async def ask_core(search: PosterSearch, ask: Ask) -> SearchPage:
@@ -58,7 +62,15 @@ async def ask_core(search: PosterSearch, ask: Ask) -> SearchPage:
         return await search.search_by_image(data, ask.flt, ask.limit, ask.offset)
     if ask.similar is not None:
         return await search.similar(ask.similar, ask.flt, ask.limit, ask.offset)
-    return await search.search(ask.query, ask.flt, ask.limit, ask.offset, ask.mode)
+    return await search.search(
+        ask.query,
+        ask.flt,
+        ask.limit,
+        ask.offset,
+        ask.mode,
+        min_probability=ask.min_probability,
+        translate=ask.translate,
+    )
 
 
 async def ask_embedded(
@@ -144,10 +156,17 @@ async def ask_server(
                     timeout=timeout_s,
                 )
             else:
+                request = search_pb2.SearchRequest(
+                    query=ask.query,
+                    filter=flt,
+                    mode=mode_to_pb(ask.mode),
+                    no_translate=not ask.translate,
+                    **paging,
+                )
+                if ask.min_probability is not None:
+                    request.min_probability = ask.min_probability
                 response = await stub.Search(
-                    search_pb2.SearchRequest(
-                        query=ask.query, filter=flt, mode=mode_to_pb(ask.mode), **paging
-                    ),
+                    request,
                     metadata=metadata,
                     timeout=timeout_s,
                 )
@@ -178,6 +197,12 @@ class _NoEncoder:
         raise AssertionError("this request needs no encoder")
 
     async def encode_texts(self, texts: Sequence[str]) -> Vectors:
+        raise AssertionError("this request needs no encoder")
+
+    async def encode_texts_read(self, texts: Sequence[str]) -> EncodedTexts:
+        raise AssertionError("this request needs no encoder")
+
+    async def translate(self, texts: Sequence[str]) -> list[str]:
         raise AssertionError("this request needs no encoder")
 
     async def encode_images(self, images: Sequence[bytes]) -> list[ImageOutcome]:

@@ -26,6 +26,8 @@ FILTER_FIELDS = (*GENRE_FIELDS, "year_from", "year_to", "min_rating")
 PAGE_FIELDS = ("limit", "offset")
 # How a text query is matched; PosterSearch checks the value.
 MODE_FIELD = "mode"
+# How a text query is understood: the probability cutoff and translation.
+QUERY_FIELDS = ("min_probability", "no_translate")
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,20 @@ class SearchArgs:
     limit: int | None = None
     offset: int | None = None
     mode: str | None = None
+    min_probability: float | None = None
+    translate: bool = True
+
+
+def _as_bool(name: str, value: Any) -> bool:
+    if value is None or value == "":
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"1", "true", "on", "yes"}:
+        return True
+    if isinstance(value, str) and value.strip().lower() in {"0", "false", "off", "no"}:
+        return False
+    raise InvalidRequestError(f"{name} must be true or false, got {value!r}")
 
 
 def _as_mode(value: Any) -> str | None:
@@ -122,7 +138,7 @@ def args_from_query(params: QueryParams, *, with_query: bool = True) -> SearchAr
         InvalidRequestError: An unknown parameter, or a value of the wrong type.
     """
     allowed = (
-        *(("query", MODE_FIELD) if with_query else ()),
+        *(("query", MODE_FIELD, *QUERY_FIELDS) if with_query else ()),
         *FILTER_FIELDS,
         *PAGE_FIELDS,
     )
@@ -136,6 +152,8 @@ def args_from_query(params: QueryParams, *, with_query: bool = True) -> SearchAr
         limit=_as_int("limit", values.get("limit")),
         offset=_as_int("offset", values.get("offset")),
         mode=_as_mode(values.get(MODE_FIELD)),
+        min_probability=_as_float("min_probability", values.get("min_probability")),
+        translate=not _as_bool("no_translate", values.get("no_translate")),
     )
 
 
@@ -149,7 +167,9 @@ def args_from_json(body: Any) -> SearchArgs:
     """
     if not isinstance(body, dict):
         raise InvalidRequestError("the request body must be a JSON object")
-    _refuse_unknown(set(body), ("query", MODE_FIELD, "filter", *FILTER_FIELDS, *PAGE_FIELDS))
+    _refuse_unknown(
+        set(body), ("query", MODE_FIELD, *QUERY_FIELDS, "filter", *FILTER_FIELDS, *PAGE_FIELDS)
+    )
     nested = body.get("filter") or {}
     if not isinstance(nested, dict):
         raise InvalidRequestError("filter must be a JSON object")
@@ -166,6 +186,8 @@ def args_from_json(body: Any) -> SearchArgs:
         limit=_as_int("limit", body.get("limit")),
         offset=_as_int("offset", body.get("offset")),
         mode=_as_mode(body.get(MODE_FIELD)),
+        min_probability=_as_float("min_probability", body.get("min_probability")),
+        translate=not _as_bool("no_translate", body.get("no_translate")),
     )
 
 
@@ -188,18 +210,25 @@ def response_json(
     files: PosterFiles,
     mode: str | None = None,
     notice: str = "",
+    understanding: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A SearchResponse message as JSON (mode is null where no text query was matched)."""
+    """A SearchResponse message as JSON (mode is null where no text query was matched).
+
+    understanding holds the fields of how a text query was understood (translation,
+    no_good_match, query_tokens), see `search_service.understanding`.
+    """
     return {
         "hits": [
             {
                 "poster": poster_json(hit.poster, files),
                 "score": hit.score,
                 "found_by": list(hit.found_by),
+                "probability": hit.probability,
             }
             for hit in hits
         ],
         "model_id": model_id,
         "mode": mode,
         "notice": notice,
+        **(understanding or {"translation": None, "no_good_match": False, "query_tokens": None}),
     }

@@ -31,12 +31,15 @@ from PIL import Image, ImageDraw, ImageFont
 from poster_index.edge import EdgePosterIndex
 from postersearch.domain import CollectionModel, Poster, PosterVector
 from postersearch.encoding import (
+    EncodedTexts,
     EncoderInfo,
     ImageErrorCode,
     ImageFailure,
     ImageOutcome,
     InvalidInputError,
+    TranslatorUnavailableError,
     Vectors,
+    read_whole,
 )
 from search_service.core import PosterSearch
 from search_service.settings import SearchSettings
@@ -98,6 +101,12 @@ class ColourEncoder:
                 rgb = np.array(list(digest[:3]), dtype=np.float32)
             rows.append(_colour_vector(rgb))
         return np.stack(rows)
+
+    async def encode_texts_read(self, texts: Sequence[str]) -> EncodedTexts:
+        return EncodedTexts(await self.encode_texts(texts), read_whole(texts))
+
+    async def translate(self, texts: Sequence[str]) -> list[str]:
+        raise TranslatorUnavailableError("this stand-in encoder runs no translator")
 
     async def encode_images(self, images: Sequence[bytes]) -> list[ImageOutcome]:
         if not images:
