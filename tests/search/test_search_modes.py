@@ -45,9 +45,7 @@ def search(worded: EdgePosterIndex) -> PosterSearch:
     return PosterSearch(KeywordEncoder(), worded, SearchSettings())
 
 
-NO_TRANSLATOR_HANGUL = (
-    "no translator runs for Hangul text, so the query was searched as typed only"
-)
+NO_TRANSLATOR_HANGUL = "no translator runs for Hangul text, so the query was searched as typed only"
 
 
 def ids(page: object) -> list[str]:
