@@ -147,8 +147,13 @@ class QueryTranslator:
         if cached is None:
             try:
                 answer = (await self._encoder.translate([text]))[0]
-            except EncoderError as exc:
-                log.warning("translation failed, searching as typed: %s", exc)
+            except Exception as exc:
+                # Whatever went wrong, translation only ever helps a search: log it and
+                # answer with the query as typed.
+                if isinstance(exc, EncoderError):
+                    log.warning("translation failed, searching as typed: %s", exc)
+                else:
+                    log.exception("translation failed, searching as typed")
                 return TranslationOutcome(
                     None, f"translation failed ({exc}), so the query was searched as typed only"
                 )
