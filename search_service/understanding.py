@@ -31,5 +31,6 @@ def understanding_json(page: SearchPage) -> dict[str, Any]:
 
 
 def probability_json(value: float | None) -> float | None:
-    """A hit's match probability, rounded as the scores are."""
-    return None if value is None else round(value, 6)
+    """A hit's match probability, unrounded: an uncalibrated or strict model's
+    probabilities can be far below the scores' six decimals."""
+    return None if value is None else float(value)
