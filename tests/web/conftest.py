@@ -37,7 +37,6 @@ from postersearch.encoding import (
     ImageFailure,
     ImageOutcome,
     InvalidInputError,
-    TranslatorUnavailableError,
     Vectors,
     read_whole,
 )
@@ -46,6 +45,7 @@ from search_service.settings import SearchSettings
 from web_ui.app import create_app
 
 MODEL_ID = "test/mean-colour"
+TRANSLATOR_ID = "test/colour-words"
 DIMENSION = 4
 
 COLOURS: dict[str, tuple[int, int, int]] = {
@@ -85,6 +85,11 @@ class ColourEncoder:
             max_image_pixels=20_000_000,
             max_message_bytes=16 * 1024 * 1024,
             image_size=32,
+            # A SigLIP-like calibration, so that hits carry a match probability.
+            logit_scale=10.0,
+            logit_bias=-5.0,
+            translator_model_id=TRANSLATOR_ID,
+            translation_scripts=("Hangul",),
         )
 
     async def encode_texts(self, texts: Sequence[str]) -> Vectors:
@@ -106,7 +111,8 @@ class ColourEncoder:
         return EncodedTexts(await self.encode_texts(texts), read_whole(texts))
 
     async def translate(self, texts: Sequence[str]) -> list[str]:
-        raise TranslatorUnavailableError("this stand-in encoder runs no translator")
+        # Word by word through the colour table: "빨간 포스터" becomes "red 포스터".
+        return [" ".join(_WORDS.get(w, w) for w in text.split()) for text in texts]
 
     async def encode_images(self, images: Sequence[bytes]) -> list[ImageOutcome]:
         if not images:

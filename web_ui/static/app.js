@@ -15,7 +15,7 @@
   const KEPT_IMAGES = 20;
   const ADDRESS_FIELDS = new Set([
     "query", "similar", "image", "genres_any", "genres_all", "genres_none",
-    "year_from", "year_to", "min_rating", "pages", "mode",
+    "year_from", "year_to", "min_rating", "pages", "mode", "min_probability", "no_translate",
   ]);
   // How words are matched: the API's search modes. "" is its default (words and look where
   // the collection has words about its movies), which is what "hybrid" asks for too.
@@ -30,6 +30,9 @@
   const yearTo = $("year-to");
   const minRating = $("min-rating");
   const modeSelect = $("mode");
+  const minProbability = $("min-probability");
+  const translateBox = $("translate");
+  const queryNote = $("query-note");
   const results = $("results");
   const statusLine = $("status");
   const errorBox = $("error");
@@ -56,6 +59,7 @@
     year_from: [yearFrom, $("year-from-error")],
     year_to: [yearTo, $("year-to-error")],
     min_rating: [minRating, $("min-rating-error")],
+    min_probability: [minProbability, $("min-probability-error")],
   };
   const narrowScreen = window.matchMedia("(max-width: 640px)");
 
@@ -78,6 +82,7 @@
       kind: "none", query: "", movieId: "", title: "", imageKey: "", imageName: "",
       genres_any: [], genres_all: [], genres_none: [],
       year_from: "", year_to: "", min_rating: "", pages: 1, mode: "",
+      min_probability: "", no_translate: false,
     };
   }
 
@@ -95,10 +100,21 @@
     return params;
   }
 
+  // How the words are understood: the mode, the match cutoff and translation.
+  function understandingParams(state) {
+    const params = new URLSearchParams();
+    if (state.mode) params.set("mode", state.mode);
+    if (state.min_probability !== "") params.set("min_probability", state.min_probability.trim());
+    if (state.no_translate) params.set("no_translate", "1");
+    return params;
+  }
+
   function addressOf(state) {
     const params = new URLSearchParams();
     if (state.kind === "text" && state.query) params.set("query", state.query);
-    if (state.kind === "text" && state.query && state.mode) params.set("mode", state.mode);
+    if (state.kind === "text" && state.query) {
+      for (const [k, v] of understandingParams(state)) params.set(k, v);
+    }
     if (state.kind === "similar") params.set("similar", state.movieId);
     if (state.kind === "image") params.set("image", state.imageKey);
     for (const [k, v] of filterParams(state)) params.append(k, v);
@@ -138,6 +154,8 @@
       else problems.push([null, `“mode=${mode}” in this link is not a way of matching words ` +
         "(hybrid, vector or text), so it was not searched."]);
     }
+    state.min_probability = params.get("min_probability") || "";
+    state.no_translate = ["1", "true"].includes(params.get("no_translate") || "");
     const pages = params.get("pages");
     if (pages !== null) {
       if (/^\d{1,3}$/.test(pages) && Number(pages) >= 1) state.pages = Number(pages);
@@ -179,6 +197,8 @@
     state.year_to = yearTo.value.trim();
     state.min_rating = minRating.value.trim();
     state.mode = modeSelect.value;
+    state.min_probability = minProbability.value.trim();
+    state.no_translate = !translateBox.checked;
     return state;
   }
 
@@ -191,6 +211,8 @@
     yearTo.value = state.year_to;
     minRating.value = state.min_rating;
     modeSelect.value = state.mode;
+    minProbability.value = state.min_probability;
+    translateBox.checked = !state.no_translate;
     if (state.genres_all.length || state.genres_none.length) moreGenres.open = true;
     updateFilterCounts();
   }
@@ -263,6 +285,10 @@
     if (r !== "" && !(/^\d+(\.\d*)?$|^\.\d+$/.test(r) && Number(r) <= 10)) {
       problems.push(["min_rating", `Min rating must be a number from 0 to 10, such as 7.5 (not “${r}”).`]);
     }
+    const p = state.min_probability;
+    if (p !== "" && !(/^\d+(\.\d*)?$|^\.\d+$/.test(p) && Number(p) <= 1)) {
+      problems.push(["min_probability", `Min match must be a probability from 0 to 1, such as 0.5 (not “${p}”).`]);
+    }
     return problems;
   }
 
@@ -283,7 +309,7 @@
       return ["image", `${state.imageName || "The image"} could not be used: it is not a JPEG, PNG or WebP ` +
         "image the service can read. Try another file."];
     }
-    for (const field of ["year_from", "year_to", "min_rating"]) {
+    for (const field of ["year_from", "year_to", "min_rating", "min_probability"]) {
       if ((message || "").startsWith(field)) return [field, message];
     }
     if (/genre/.test(message || "")) return ["genres", message];
@@ -317,7 +343,7 @@
       let response;
       if (state.kind === "text") {
         params.set("query", state.query);
-        if (state.mode) params.set("mode", state.mode);
+        for (const [k, v] of understandingParams(state)) params.set(k, v);
         response = await fetch(`/api/search?${params}`);
       } else if (state.kind === "similar") {
         response = await fetch(`/api/similar/${encodeURIComponent(state.movieId)}?${params}`);
@@ -335,7 +361,7 @@
         continue;
       }
       if (!response.ok || !data) return { status: response.status, error: data && data.error };
-      return { hits: data.hits || [] };
+      return { hits: data.hits || [], about: data };
     }
   }
 
@@ -424,6 +450,24 @@
     img.addEventListener("load", () => { img.hidden = false; }, { once: true });
   }
 
+  function matchPercent(p) {
+    const percent = 100 * Number(p);
+    return percent >= 1 || percent === 0 ? `${Math.round(percent)}%` : "under 1%";
+  }
+
+  // What the service says about how it understood the words: the translation it searched
+  // with too, and its notices (a query longer than the model reads, no good match...).
+  function showQueryNote(about) {
+    const parts = [];
+    if (about && about.translation) parts.push(`Also searched in English as “${about.translation.text}”.`);
+    if (about && about.notice) {
+      const first = about.notice.charAt(0).toUpperCase() + about.notice.slice(1);
+      parts.push(first.endsWith(".") ? first : `${first}.`);
+    }
+    queryNote.textContent = parts.join(" ");
+    queryNote.hidden = parts.length === 0;
+  }
+
   function card(hit, state) {
     const poster = hit.poster;
     const node = template.content.firstElementChild.cloneNode(true);
@@ -444,8 +488,10 @@
     // Browsing by filter alone scores by rating, which the line above already shows.
     const browsing = state.kind === "text" && !state.query.trim();
     const found = (hit.found_by || []).map((b) => BRANCH_NAMES[b]).filter(Boolean);
+    // The model's match probability, where it defines one (SigLIP).
+    const match = hit.probability != null ? `, match ${matchPercent(hit.probability)}` : "";
     node.querySelector(".score").textContent = browsing ? "" :
-      `score ${Number(hit.score).toFixed(3)}` + (found.length ? `, found by ${found.join(" and ")}` : "");
+      `score ${Number(hit.score).toFixed(3)}${match}` + (found.length ? `, found by ${found.join(" and ")}` : "");
     node.querySelector(".placeholder").textContent = label;
 
     if (poster.image_url) {
@@ -515,6 +561,7 @@
     statusLine.textContent = "Searching…";
     const want = state.pages * PAGE_SIZE;
     const hits = [];
+    let about = null;
     let failure = null;
     try {
       while (hits.length < want) {
@@ -526,6 +573,7 @@
         });
         if (seq !== requestSeq || page.cancelled) return;
         if (!page.hits) { failure = page; break; }
+        if (about === null) about = page.about;
         hits.push(...page.hits);
         if (page.hits.length < limit) break;
       }
@@ -546,7 +594,10 @@
     loaded = hits.length;
     results.replaceChildren(...hits.map((hit) => card(hit, shown)));
     showHeading(shown, image);
-    statusLine.textContent = describe(shown, loaded, !exhausted);
+    statusLine.textContent = about && about.no_good_match
+      ? `No good match for “${shown.query.trim()}”. Lower “Min match” or try other words.`
+      : describe(shown, loaded, !exhausted);
+    showQueryNote(about);
     updateMore();
     if (collapse && narrowScreen.matches) closeFilters();
     if (scrollY !== null) window.scrollTo(0, scrollY);
@@ -839,7 +890,8 @@
   }
   let debounce = 0;
   modeSelect.addEventListener("change", () => { if (queryInput.value.trim()) filtersChanged(); });
-  for (const input of [yearFrom, yearTo, minRating]) {
+  translateBox.addEventListener("change", () => { if (queryInput.value.trim()) filtersChanged(); });
+  for (const input of [yearFrom, yearTo, minRating, minProbability]) {
     input.addEventListener("input", () => {
       clearTimeout(debounce);
       debounce = setTimeout(filtersChanged, 450);
