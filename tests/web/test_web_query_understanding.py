@@ -84,6 +84,7 @@ def test_the_page_shows_the_translation_probability_and_no_good_match(
     first = page.locator("#results .card").first.locator(".score").text_content() or ""
     assert ", match " in first and "%" in first
     # The cutoff: no poster is a certain match (and no title holds the word "purple").
+    page.get_by_text("Match options").click()
     page.get_by_label("Min match").fill("1")
     page.get_by_label("Min match").press("Tab")
     page.locator("#status").filter(has_text="No good match for “보라”").wait_for()

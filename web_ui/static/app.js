@@ -213,6 +213,7 @@
     modeSelect.value = state.mode;
     minProbability.value = state.min_probability;
     translateBox.checked = !state.no_translate;
+    if (state.min_probability !== "" || state.no_translate) $("match-options").open = true;
     if (state.genres_all.length || state.genres_none.length) moreGenres.open = true;
     updateFilterCounts();
   }
@@ -229,6 +230,8 @@
   // ---- Messages --------------------------------------------------------------------
 
   function setFieldError(name, message) {
+    // An error in a closed disclosure would be unseen.
+    if (name === "min_probability" && message) $("match-options").open = true;
     const [input, box] = fieldErrors[name];
     box.textContent = message || "";
     box.hidden = !message;
