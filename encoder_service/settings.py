@@ -107,7 +107,7 @@ class EncoderSettings(BaseSettings):
     stream_concurrency: int = Field(default=4, ge=1)
     max_text_chars: int = Field(default=0, ge=0)
     translator: str = DEFAULT_TRANSLATOR
-    translator_scripts: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["Hangul"])
+    translator_scripts: Annotated[list[str], NoDecode] = ["Hangul"]
     translator_beams: int = Field(default=1, ge=1, le=16)
     translator_max_tokens: int = Field(default=64, ge=1, le=512)
     max_image_bytes: int = Field(default=20 * 1024 * 1024, ge=1)

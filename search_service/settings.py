@@ -69,6 +69,12 @@ class SearchSettings(BaseSettings):
     http_port: int = Field(default=8080, ge=0, le=65535)
     http_api_key: str | None = None
 
+    @field_validator("max_text_chars", mode="before")
+    @classmethod
+    def _empty_limit_is_derived(cls, value: object) -> object:
+        # SEARCH_MAX_TEXT_CHARS= (set but empty, as in .env.example): derive it.
+        return None if value == "" else value
+
     @field_validator("api_key", "encoder_api_key", "http_api_key", mode="before")
     @classmethod
     def _empty_key_is_none(cls, value: object) -> object:
