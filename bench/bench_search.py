@@ -333,8 +333,9 @@ async def translation_latency(
     # would; translations are cached, the state this measures after the warm-up.
     search = PosterSearch(encoder, index, SearchSettings(cache_size=0))
     started = time.perf_counter()
-    await asyncio.to_thread(encoder.translator.load)
+    loaded = await asyncio.to_thread(encoder.translator.load)
     load_s = time.perf_counter() - started
+    print(f"translator: {loaded.parameters / 1e6:.1f}M parameters, {loaded.device}")
     first_s = await timed_search(search, KOREAN[0], 0)
     started = time.perf_counter()
     translated = await encoder.translate([KOREAN[1]])

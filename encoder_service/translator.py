@@ -53,6 +53,11 @@ class Translator:
         limit = getattr(tokenizer, "model_max_length", None)
         self._max_input = limit if isinstance(limit, int) and 0 < limit < 100_000 else 512
 
+    @property
+    def parameters(self) -> int:
+        """Number of weights of the model."""
+        return int(sum(p.numel() for p in self._model.parameters()))
+
     @classmethod
     def load(cls, model_id: str, device: str, beams: int, max_tokens: int) -> Translator:
         """Loads a translation checkpoint (hub id or local folder) onto device; blocks.
