@@ -11,9 +11,11 @@ Nothing here knows of gRPC or asyncio; the methods block and run in a worker thr
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -68,6 +70,11 @@ class Translator:
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
         started = time.perf_counter()
+        unreachable = _unreachable(model_id)
+        if unreachable:
+            raise TranslatorUnavailableError(
+                f"the translator {model_id} cannot be loaded: {unreachable}"
+            )
         try:
             tokenizer = AutoTokenizer.from_pretrained(model_id)
             model = AutoModelForSeq2SeqLM.from_pretrained(model_id)
@@ -99,6 +106,31 @@ class Translator:
             )
         decoded = self._tokenizer.batch_decode(output, skip_special_tokens=True)
         return [" ".join(text.split()) for text in decoded]
+
+
+# Loading a hub id with no route to the hub makes transformers retry for most of a minute;
+# translation is an aid to a search someone is waiting for, so the hub is asked briefly.
+_HUB_PROBE_TIMEOUT_S = 5.0
+
+
+def _unreachable(model_id: str) -> str | None:
+    """Why model_id cannot be had from a folder, the local cache or the hub; None if it can."""
+    if Path(model_id).is_dir():
+        return None
+    from huggingface_hub import model_info, try_to_load_from_cache
+
+    try:
+        if isinstance(try_to_load_from_cache(model_id, "config.json"), str):
+            return None
+    except ValueError:
+        return f"{model_id!r} is neither a folder nor a model id"
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}:
+        return "HF_HUB_OFFLINE is set and it is not in the local cache"
+    try:
+        model_info(model_id, timeout=_HUB_PROBE_TIMEOUT_S)
+    except Exception as exc:
+        return f"the Hugging Face hub cannot be reached or does not have it: {exc}"
+    return None
 
 
 class TranslatorSlot:
