@@ -57,11 +57,14 @@ from poster_index.hybrid import DEFAULT_FUSION, FusionWeights
 from poster_index.lexical import lexical_query
 from postersearch.domain import Poster, SearchFilter, SearchHit
 from postersearch.encoding import (
+    EncodedTexts,
     EncoderInfo,
     ImageErrorCode,
     ImageFailure,
     ImageOutcome,
+    TranslatorUnavailableError,
     Vectors,
+    read_whole,
 )
 from search_service.core import PosterSearch
 from search_service.settings import SearchSettings
@@ -135,6 +138,12 @@ class ColourEncoder:
                 v = np.random.default_rng(seed).normal(size=DIM).astype(np.float32)
                 out.append(v / np.linalg.norm(v))
         return np.stack(out)
+
+    async def encode_texts_read(self, texts: Sequence[str]) -> EncodedTexts:
+        return EncodedTexts(await self.encode_texts(texts), read_whole(texts))
+
+    async def translate(self, texts: Sequence[str]) -> list[str]:
+        raise TranslatorUnavailableError("this stand-in encoder runs no translator")
 
     async def encode_images(self, images: Sequence[bytes]) -> list[ImageOutcome]:
         out: list[ImageOutcome] = []

@@ -17,8 +17,16 @@ Beside them, at one client in process, steered searches against plain search in 
 rounds: two excluded descriptions (Qdrant's recommend query), one excluded movie, a diverse
 page (Qdrant's MMR), and exclusions with a diverse page (`steering_latency`).
 
+Translation (``--translation``, in the same run): English searches beside Korean ones with
+the translator on and off, the translator at the real size of Helsinki-NLP/opus-mt-ko-en
+with random weights, query vectors not cached (every search encodes), after the
+translation cache warms; and the first translation's cost (the translator's load and its
+first, uncached translation). Then the two merge rules of a query and its translation
+("best" score per poster, "rrf") on a simulated collection (see merge_quality).
+
     python bench/bench_search.py                       # 20k posters, tiny-768 model, CPU
     python bench/bench_search.py --count 80000 --requests 800
+    python bench/bench_search.py --translation --count 20000   # translation only
     python bench/bench_search.py --steering-only       # plain against steered search alone
 """
 
@@ -38,12 +46,13 @@ from pathlib import Path
 import grpc
 import numpy as np
 
-from encoder_service.local import open_local_encoder
+from encoder_service.local import LocalEncoder, open_local_encoder
 from encoder_service.settings import EncoderSettings
 from poster_index.edge import EdgePosterIndex
 from postersearch.domain import CollectionModel, Poster, PosterVector, SearchFilter
 from postersearch.encoding import Encoder
 from postersearch.random_siglip import model_or_random
+from postersearch.random_translator import translator_or_random
 from postersearch.v1 import search_pb2, search_pb2_grpc
 from search_service.core import PosterSearch
 from search_service.mapping import filter_to_pb
@@ -190,8 +199,12 @@ async def run_grpc(
 
 
 async def main(args: argparse.Namespace) -> None:
+    if args.translation:
+        await translation_main(args)
+        return
+    # No translator: these queries measure plain search (translation has its own run).
     encoder = await open_local_encoder(
-        EncoderSettings(model=model_path(args.model), device=args.device)
+        EncoderSettings(model=model_path(args.model), device=args.device, translator="")
     )
     info = await encoder.info()
     with tempfile.TemporaryDirectory() as tmp:
@@ -320,6 +333,140 @@ def report(rows: list[dict]) -> None:
         print(f"{clients:>2} client(s), gRPC / in-process: p50 {p50:.2f}x, throughput {rps:.2f}x")
 
 
+# Korean queries people write, and English ones of the same kind and length.
+KOREAN = ["네온사인이 많은 사이버펑크 느낌", "어두운 빨간색 공포 영화 포스터",
+          "우주를 배경으로 한 공상과학 영화", "비 오는 밤 도시의 형사", "바다 위의 작은 배",
+          "웃는 얼굴이 있는 가족 코미디", "사막을 달리는 자동차", "숲속의 유령 이야기"]  # fmt: skip
+ENGLISH = ["a cyberpunk feel with many neon signs", "dark red horror movie poster",
+           "a science fiction film set in space", "a detective in the city on a rainy night",
+           "a small boat on the sea", "a family comedy with a smiling face",
+           "a car racing across the desert", "a ghost story in the forest"]  # fmt: skip
+
+
+async def timed_search(search: PosterSearch, text: str, i: int, translate: bool = True) -> float:
+    """Seconds one search of text takes (filters cycling as in the main runs)."""
+    started = time.perf_counter()
+    await search.search(text, FILTERS[i % len(FILTERS)], limit=10, translate=translate)
+    return time.perf_counter() - started
+
+
+async def translation_main(args: argparse.Namespace) -> None:
+    """English search beside Korean search with translation on and off, in one run."""
+    translator = translator_or_random(args.translator, OUT / "models")
+    encoder = await open_local_encoder(
+        EncoderSettings(model=model_path(args.model), device=args.device, translator=translator)
+    )
+    info = await encoder.info()
+    with tempfile.TemporaryDirectory() as tmp:
+        index = build_collection(
+            Path(tmp), args.count, CollectionModel(info.model_id, info.dimension)
+        )
+        index.optimize()
+        print(f"load average before the runs: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        print(
+            f"collection: {args.count} posters x {info.dimension}-d ({args.model}), Qdrant Edge; "
+            f"translator {args.translator} (random weights) on {info.device}"
+        )
+        try:
+            await translation_latency(encoder, index, args.requests, args.rounds)
+        finally:
+            index.close()
+            await encoder.close()
+    merge_quality()
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+
+
+async def translation_latency(
+    encoder: LocalEncoder, index: EdgePosterIndex, requests: int, rounds: int
+) -> None:
+    """Prints the first translation's cost and warm p50s of the three kinds of search."""
+    # Query vectors are not cached, so each search encodes its text(s), as a new query
+    # would; translations are cached, the state this measures after the warm-up.
+    search = PosterSearch(encoder, index, SearchSettings(cache_size=0))
+    started = time.perf_counter()
+    loaded = await asyncio.to_thread(encoder.translator.load)
+    load_s = time.perf_counter() - started
+    print(f"translator: {loaded.parameters / 1e6:.1f}M parameters, {loaded.device}")
+    first_s = await timed_search(search, KOREAN[0], 0)
+    started = time.perf_counter()
+    translated = await encoder.translate([KOREAN[1]])
+    alone_s = time.perf_counter() - started
+    print(
+        f"first translation: translator load {load_s:.2f} s; first translated search (cache "
+        f"cold) {first_s * 1000:.0f} ms; one uncached translation alone {alone_s * 1000:.0f} ms "
+        f"({len(translated[0].split())} words out)"
+    )
+    for i, text in enumerate(KOREAN):  # warms the translation cache
+        await timed_search(search, text, i)
+    kinds = {"English": (ENGLISH, True), "Korean, translated": (KOREAN, True),
+             "Korean, --no-translate": (KOREAN, False)}  # fmt: skip
+    timings: dict[str, list[float]] = {kind: [] for kind in kinds}
+    share = max(1, requests // rounds)
+    for _ in range(rounds):
+        # Rounds alternate the kinds, so a busy moment of the machine falls on all three.
+        for kind, (queries, translate) in kinds.items():
+            for i in range(share):
+                text = queries[i % len(queries)]
+                timings[kind].append(await timed_search(search, text, i, translate))
+    english = statistics.median(timings["English"])
+    for kind, values in timings.items():
+        p50 = statistics.median(values)
+        print(
+            f"{kind:<24} p50 {p50 * 1000:7.2f} ms  p99 "
+            f"{sorted(values)[int(len(values) * 0.99) - 1] * 1000:7.2f} ms  "
+            f"({len(values)} searches, {p50 / english:.2f}x English)"
+        )
+    cache = search.translations.cache
+    print(f"translation cache: {cache.hits} hits, {cache.misses} misses")
+
+
+def merge_quality(queries: int = 400, count: int = 20_000, dimension: int = 64) -> None:
+    """Recall@10 of the two merge rules on a simulated collection, beside each query alone.
+
+    A simulation, not a measurement of a model: each query has a true direction whose 10
+    nearest posters are the right answer; the Korean query vector and its translation's
+    are that direction turned by a random angle, the translation's smaller (English scores
+    better: Crossmodal-3600 recall of SigLIP2 B/16, 75.2 English, 70.3 Korean), and one
+    translation in ten is wrong altogether (a random direction).
+    """
+    from postersearch.domain import SearchHit
+    from search_service.merge import merge_rankings
+
+    rng = np.random.default_rng(3)
+    posters = rng.normal(size=(count, dimension)).astype(np.float32)
+    posters /= np.linalg.norm(posters, axis=1, keepdims=True)
+
+    def turned(direction: np.ndarray, cosine: float) -> np.ndarray:
+        other = rng.normal(size=dimension)
+        other -= other.dot(direction) * direction
+        other /= np.linalg.norm(other)
+        return cosine * direction + np.sqrt(1 - cosine**2) * other
+
+    def ranking(vector: np.ndarray, depth: int = 10) -> list[SearchHit]:
+        scores = posters @ vector
+        top = np.argpartition(-scores, depth)[:depth]
+        top = top[np.argsort(-scores[top])]
+        return [SearchHit(Poster(str(i), "", ()), float(scores[i])) for i in top]
+
+    recall: dict[str, list[float]] = {"Korean alone": [], "translation alone": [],
+                                      "best score": [], "rrf": []}  # fmt: skip
+    for _ in range(queries):
+        truth = rng.normal(size=dimension)
+        truth /= np.linalg.norm(truth)
+        right = {h.poster.movie_id for h in ranking(truth)}
+        korean = turned(truth, 0.80)
+        english = turned(truth, 0.85) if rng.random() > 0.1 else turned(truth, 0.0)
+        lists = {"Korean alone": ranking(korean), "translation alone": ranking(english)}
+        pair = [lists["Korean alone"], lists["translation alone"]]
+        lists["best score"] = merge_rankings(pair, "best")[:10]
+        lists["rrf"] = merge_rankings(pair, "rrf")[:10]
+        for name, hits in lists.items():
+            recall[name].append(len(right & {h.poster.movie_id for h in hits}) / 10)
+    print(f"merge rules, simulated ({queries} queries, {count} posters x {dimension}-d):")
+    for name, values in recall.items():
+        print(f"  {name:<18} recall@10 {statistics.mean(values):.3f}")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=20_000, help="posters in the collection")
@@ -332,5 +479,11 @@ if __name__ == "__main__":
     )
     parser.add_argument(
         "--steering-only", action="store_true", help="plain against steered search, then stop"
+    )
+    parser.add_argument(
+        "--translation", action="store_true", help="run the translation benchmark instead"
+    )
+    parser.add_argument(
+        "--translator", default="opus-mt-ko-en", help="random translator shape, or a model"
     )
     asyncio.run(main(parser.parse_args()))

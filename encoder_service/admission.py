@@ -33,6 +33,7 @@ from PIL import Image
 
 from postersearch.callers import CALLER
 from postersearch.encoding import (
+    EncodedTexts,
     Encoder,
     EncoderInfo,
     ImageOutcome,
@@ -203,6 +204,14 @@ class AdmittedEncoder:
     async def encode_texts(self, texts: Sequence[str]) -> Vectors:
         """Encodes texts with the inner encoder; text costs no decoding."""
         return await self.inner.encode_texts(texts)
+
+    async def encode_texts_read(self, texts: Sequence[str]) -> EncodedTexts:
+        """Encodes texts with the inner encoder, with how much of each it read."""
+        return await self.inner.encode_texts_read(texts)
+
+    async def translate(self, texts: Sequence[str]) -> list[str]:
+        """Translates with the inner encoder; text costs no decoding."""
+        return await self.inner.translate(texts)
 
     async def encode_images(self, images: Sequence[bytes]) -> list[ImageOutcome]:
         """Encodes images once their decode cost is admitted for the current caller."""

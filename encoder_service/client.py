@@ -7,14 +7,21 @@ from collections.abc import AsyncIterable, AsyncIterator, Sequence
 
 import grpc
 
-from encoder_service.convert import info_from_proto, outcomes_from_proto, vectors_from_proto
+from encoder_service.convert import (
+    info_from_proto,
+    outcomes_from_proto,
+    tokens_from_proto,
+    vectors_from_proto,
+)
 from postersearch.encoding import (
+    EncodedTexts,
     EncoderError,
     EncoderInfo,
     EncoderUnavailableError,
     ImageOutcome,
     InvalidInputError,
     OverloadedError,
+    TranslatorUnavailableError,
     Vectors,
 )
 from postersearch.status import Outcome, error_class, outcome_of_code
@@ -32,6 +39,7 @@ _SERVICE_CONFIG = {
                 {"service": "postersearch.v1.EncoderService", "method": "EncodeText"},
                 {"service": "postersearch.v1.EncoderService", "method": "EncodeImages"},
                 {"service": "postersearch.v1.EncoderService", "method": "GetInfo"},
+                {"service": "postersearch.v1.EncoderService", "method": "Translate"},
             ],
             "retryPolicy": {
                 "maxAttempts": 3,
@@ -79,7 +87,7 @@ class EncoderAuthError(EncoderError):
 
 # The errors a call raises, one per row of the status table; any other status (DEADLINE_
 # EXCEEDED, INTERNAL...) means, for the caller, that the encoder cannot answer.
-_CALL_ERRORS = (InvalidInputError, OverloadedError, EncoderAuthError)
+_CALL_ERRORS = (InvalidInputError, OverloadedError, EncoderAuthError, TranslatorUnavailableError)
 
 
 def _error(exc: grpc.aio.AioRpcError) -> EncoderError:
@@ -142,13 +150,29 @@ class GrpcEncoder:
 
     async def encode_texts(self, texts: Sequence[str]) -> Vectors:
         """Encodes texts into an (n, dimension) array, row i for texts[i]."""
+        return (await self.encode_texts_read(texts)).vectors
+
+    async def encode_texts_read(self, texts: Sequence[str]) -> EncodedTexts:
+        """Encodes texts and says how much of each the model read (one call)."""
         try:
             response = await self._stub.EncodeText(
                 pb.EncodeTextRequest(texts=texts), metadata=self._metadata, timeout=self._timeout
             )
         except grpc.aio.AioRpcError as exc:
             raise _error(exc) from exc
-        return vectors_from_proto(response.vectors)
+        return EncodedTexts(
+            vectors_from_proto(response.vectors), tokens_from_proto(response.tokens)
+        )
+
+    async def translate(self, texts: Sequence[str]) -> list[str]:
+        """texts in English, by the server's translator."""
+        try:
+            response = await self._stub.Translate(
+                pb.TranslateRequest(texts=texts), metadata=self._metadata, timeout=self._timeout
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise _error(exc) from exc
+        return list(response.translations)
 
     async def encode_images(self, images: Sequence[bytes]) -> list[ImageOutcome]:
         """Encodes image files; item i is images[i]'s vector or the reason it has none."""

@@ -11,6 +11,7 @@ from postersearch.encoding import (
     ImageErrorCode,
     ImageFailure,
     ImageOutcome,
+    TextTokens,
     Vectors,
 )
 from postersearch.v1 import encoder_pb2 as pb
@@ -74,7 +75,23 @@ def info_to_proto(info: EncoderInfo) -> pb.EncoderInfo:
         max_image_pixels=info.max_image_pixels,
         max_message_bytes=info.max_message_bytes,
         image_size=info.image_size,
+        max_text_tokens=info.max_text_tokens,
+        logit_scale=info.logit_scale,
+        logit_bias=info.logit_bias,
+        text_preprocessing=info.text_preprocessing,
+        translator_model_id=info.translator_model_id,
+        translation_scripts=info.translation_scripts,
     )
+
+
+def tokens_to_proto(tokens: Sequence[TextTokens]) -> list[pb.TextTokens]:
+    """TextTokens messages, in order."""
+    return [pb.TextTokens(tokens=t.tokens, read=t.read, read_text=t.read_text) for t in tokens]
+
+
+def tokens_from_proto(messages: Iterable[pb.TextTokens]) -> list[TextTokens]:
+    """TextTokens of their messages, in order."""
+    return [TextTokens(m.tokens, m.read, m.read_text) for m in messages]
 
 
 def info_from_proto(message: pb.EncoderInfo) -> EncoderInfo:
@@ -90,4 +107,10 @@ def info_from_proto(message: pb.EncoderInfo) -> EncoderInfo:
         max_image_pixels=message.max_image_pixels,
         max_message_bytes=message.max_message_bytes,
         image_size=message.image_size,
+        max_text_tokens=message.max_text_tokens,
+        logit_scale=message.logit_scale if message.HasField("logit_scale") else None,
+        logit_bias=message.logit_bias if message.HasField("logit_bias") else None,
+        text_preprocessing=message.text_preprocessing,
+        translator_model_id=message.translator_model_id,
+        translation_scripts=tuple(message.translation_scripts),
     )

@@ -6,6 +6,7 @@ The gRPC servicer wraps one of these; embedded mode uses one directly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -17,18 +18,32 @@ from encoder_service.gpu_decode import JpegDecoder, is_complete_jpeg, load_gpu_d
 from encoder_service.images import Header, ImageLimits, Pixels, decode, probe
 from encoder_service.model import ModelRuntime, dtype_name
 from encoder_service.settings import EncoderSettings
+from encoder_service.translator import TranslatorSlot
 from postersearch.encoding import (
+    EncodedTexts,
     EncoderInfo,
     EncoderUnavailableError,
     ImageFailure,
     ImageOutcome,
     InvalidInputError,
+    TranslatorUnavailableError,
     Vectors,
 )
 
 Prepared = torch.Tensor | ImageFailure
 # nvJPEG takes these JPEGs; CMYK and other rarities go through Pillow.
 _GPU_JPEG_MODES = frozenset({"RGB", "L"})
+# The character limit of a tokenizer that declares no token limit.
+_UNBOUNDED_TEXT_CHARS = 2000
+
+
+def text_char_limit(configured: int, readable_chars: int) -> int:
+    """The most characters one text may have: the configured limit, or else the most the
+    model can ever read (its token limit times its longest token), since anything past
+    that is cut unread."""
+    if configured:
+        return configured
+    return readable_chars or _UNBOUNDED_TEXT_CHARS
 
 
 def validate_texts(texts: Sequence[str], max_batch_size: int, max_text_chars: int) -> None:
@@ -90,9 +105,21 @@ class LocalEncoder:
         runtime: ModelRuntime,
         settings: EncoderSettings,
         jpeg_decoder: JpegDecoder | None = None,
+        translator: TranslatorSlot | None = None,
     ) -> None:
         self.runtime = runtime
         self._settings = settings
+        self._max_text_chars = text_char_limit(settings.max_text_chars, runtime.max_readable_chars)
+        self.translator = translator or TranslatorSlot(
+            settings.translator,
+            settings.translator_scripts,
+            runtime.device,
+            settings.translator_beams,
+            settings.translator_max_tokens,
+        )
+        # Translation runs beside the encoder's passes rather than queueing behind image
+        # batches: a search waiting on it is interactive.
+        self._translate = ThreadPoolExecutor(1, thread_name_prefix="encoder-translate")
         self._limits = ImageLimits(settings.max_image_bytes, settings.max_image_pixels)
         # One inference thread: the model runs one pass at a time, and batches, not
         # threads, are what make it fast.
@@ -119,11 +146,17 @@ class LocalEncoder:
             device=runtime.device,
             dtype=dtype_name(runtime.dtype),
             max_batch_size=settings.max_batch_size,
-            max_text_chars=settings.max_text_chars,
+            max_text_chars=self._max_text_chars,
             max_image_bytes=settings.max_image_bytes,
             max_image_pixels=settings.max_image_pixels,
             max_message_bytes=settings.max_message_bytes,
             image_size=runtime.image.size,
+            max_text_tokens=runtime.max_text_tokens,
+            logit_scale=runtime.logit_scale,
+            logit_bias=runtime.logit_bias,
+            text_preprocessing=runtime.text_prep.describe(),
+            translator_model_id=self.translator.model_id,
+            translation_scripts=self.translator.scripts,
         )
         self._closed = False
 
@@ -147,9 +180,33 @@ class LocalEncoder:
     async def encode_texts(self, texts: Sequence[str]) -> Vectors:
         """Encodes texts into an (n, dimension) array, row i for texts[i]."""
         self._check_open()
-        validate_texts(texts, self._settings.max_batch_size, self._settings.max_text_chars)
+        validate_texts(texts, self._settings.max_batch_size, self._max_text_chars)
         with self._texts.reserve(len(texts)) as reservation:
             return await self._texts.submit(reservation, list(texts))
+
+    async def encode_texts_read(self, texts: Sequence[str]) -> EncodedTexts:
+        """Encodes texts and says how much of each the model read."""
+        vectors = await self.encode_texts(texts)
+        # A fast tokenizer counts a query in microseconds: no need to leave the loop.
+        return EncodedTexts(vectors, self.runtime.count_tokens(texts))
+
+    async def translate(self, texts: Sequence[str]) -> list[str]:
+        """texts in English, by the translator (loaded on first use)."""
+        self._check_open()
+        validate_texts(texts, self._settings.max_batch_size, self._max_text_chars)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._translate, self.translator.translate, list(texts))
+
+    def preload_translator(self) -> None:
+        """Starts loading the translator on its worker thread while the encoder already
+        serves, so that the first query to need it does not wait for the load. A failure
+        is logged and remembered by the slot: searches then go on untranslated."""
+        if self.translator.model_id:
+            self._translate.submit(self._load_translator_quietly)
+
+    def _load_translator_quietly(self) -> None:
+        with contextlib.suppress(TranslatorUnavailableError):
+            self.translator.load()
 
     async def encode_images(self, images: Sequence[bytes]) -> list[ImageOutcome]:
         """Encodes image files; item i is images[i]'s vector or the reason it has none."""
@@ -251,7 +308,7 @@ class LocalEncoder:
         self._closed = True
         await self._texts.close()
         await self._images.close()
-        for pool in (self._infer, self._decode, self._gpu_thread):
+        for pool in (self._infer, self._decode, self._gpu_thread, self._translate):
             pool.shutdown(wait=False, cancel_futures=True)
 
 

@@ -24,7 +24,8 @@ from encoder_service.quantization import (
     quantize_tower,
 )
 from encoder_service.settings import EncoderSettings, Quantize
-from postersearch.encoding import Vectors
+from encoder_service.text_prep import TextPreprocessing, preprocessing_for
+from postersearch.encoding import TextTokens, Vectors
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +174,30 @@ def _text_length(model: Any) -> int | None:
     return min(known) if known else None
 
 
+def _longest_piece(tokenizer: Any) -> int:
+    """Characters of the longest token in the vocabulary (its raw piece, an upper bound)."""
+    try:
+        vocab = tokenizer.get_vocab()
+    except (AttributeError, NotImplementedError):
+        return 0
+    return max((len(piece) for piece in vocab), default=0)
+
+
+def _calibration(inner: Any) -> tuple[float | None, float | None]:
+    """The model's (logit_scale, logit_bias) as used in its sigmoid loss, if it has both.
+
+    SigLIP stores the scale as a logarithm and multiplies by its exponential; CLIP has a
+    scale but no bias, and its softmax logits are not a probability of one pair.
+    """
+    scale = getattr(inner, "logit_scale", None)
+    bias = getattr(inner, "logit_bias", None)
+    if not isinstance(scale, torch.Tensor) or not isinstance(bias, torch.Tensor):
+        return None, None
+    return float(scale.detach().float().exp().reshape(-1)[0]), float(
+        bias.detach().float().reshape(-1)[0]
+    )
+
+
 class ModelRuntime:
     """A loaded model with its preprocessing, counting its forward passes.
 
@@ -191,7 +216,13 @@ class ModelRuntime:
         self.dtype = dtype
         self.dimension = int(model.get_embedding_dimension())
         self.image = image_preprocessing(model[0].processor)
+        self.text_prep: TextPreprocessing = preprocessing_for(getattr(model[0], "config", None))
+        self.logit_scale, self.logit_bias = _calibration(getattr(model[0], "model", None))
         length = _text_length(model)
+        self.max_text_tokens = length or 0
+        self._tokenizer = model[0].tokenizer
+        # The most characters the model can ever read: past them a text is surely cut.
+        self.max_readable_chars = self.max_text_tokens * _longest_piece(self._tokenizer)
         text_kwargs: dict[str, Any] = {"padding": "max_length" if length else True}
         if length:
             text_kwargs["max_length"] = length
@@ -295,10 +326,29 @@ class ModelRuntime:
             self._text_passes += 1
         return vectors
 
+    def count_tokens(self, texts: Sequence[str]) -> list[TextTokens]:
+        """How many tokens each text makes, and the part of it the model reads."""
+        out = []
+        for text in texts:
+            prepared = self.text_prep.apply(text)
+            # verbose=False: a text over the limit is the point here, not a mistake.
+            ids = self._tokenizer(prepared, verbose=False)["input_ids"]
+            if not self.max_text_tokens or len(ids) <= self.max_text_tokens:
+                out.append(TextTokens(len(ids), len(ids), prepared))
+                continue
+            kept = self._tokenizer(
+                prepared, truncation=True, max_length=self.max_text_tokens, verbose=False
+            )["input_ids"]
+            read_text = self._tokenizer.decode(kept, skip_special_tokens=True).strip()
+            out.append(TextTokens(len(ids), len(kept), read_text))
+        return out
+
     def _text_pass(self, texts: Sequence[str]) -> Vectors:
         # SigLIP pools the last token, so every text is padded to the full length: a
         # text's vector must not depend on the other texts it was batched with.
-        features = self._model.preprocess(list(texts), processing_kwargs=self._text_kwargs)
+        # The text is first prepared as the model family was trained to read it.
+        prepared = [self.text_prep.apply(text) for text in texts]
+        features = self._model.preprocess(prepared, processing_kwargs=self._text_kwargs)
         for key, value in features.items():
             if isinstance(value, torch.Tensor):
                 features[key] = value.to(self.device, non_blocking=True)

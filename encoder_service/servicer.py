@@ -15,7 +15,12 @@ from typing import NoReturn
 import grpc
 
 from encoder_service.admission import DecodeBudget, admitted
-from encoder_service.convert import info_to_proto, outcomes_to_proto, vectors_to_proto
+from encoder_service.convert import (
+    info_to_proto,
+    outcomes_to_proto,
+    tokens_to_proto,
+    vectors_to_proto,
+)
 from postersearch.callers import CALLER, caller_of_peer
 from postersearch.encoding import Encoder, EncoderError, InvalidInputError
 from postersearch.grpc_server import bounded
@@ -92,11 +97,27 @@ class EncoderServicer(encoder_pb2_grpc.EncoderServiceServicer):
                     raise InvalidInputError(
                         f"text {i} has no visible characters: describe what to look for"
                     )
-            vectors = await encoder.encode_texts(texts)
+            encoded = await encoder.encode_texts_read(texts)
             info = await encoder.info()
         except Exception as exc:
             await _abort(context, exc)
-        return pb.EncodeTextResponse(vectors=vectors_to_proto(vectors), model_id=info.model_id)
+        return pb.EncodeTextResponse(
+            vectors=vectors_to_proto(encoded.vectors),
+            model_id=info.model_id,
+            tokens=tokens_to_proto(encoded.tokens),
+        )
+
+    async def Translate(
+        self, request: pb.TranslateRequest, context: grpc.aio.ServicerContext
+    ) -> pb.TranslateResponse:
+        """Each text in English; FAILED_PRECONDITION when no translator runs."""
+        encoder = await self._ready(context)
+        try:
+            translations = await encoder.translate(list(request.texts))
+            info = await encoder.info()
+        except Exception as exc:
+            await _abort(context, exc)
+        return pb.TranslateResponse(translations=translations, model_id=info.translator_model_id)
 
     async def _encode_images(
         self, encoder: Encoder, request: pb.EncodeImagesRequest, in_stream: bool = False

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from encoder_service.admission import DecodeBudget
 
@@ -17,6 +17,9 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL = "google/siglip2-base-patch16-256"
 # Environment variables renamed: old name -> field.
 _RENAMED = {"ENCODER_GRACE_SECONDS": "grace_s"}
+# MarianMT Korean to English: 6+6 layers, 512 wide, 65k vocabulary, about 75M parameters
+# (300 MB in float32). Korean is what the people searching mostly write.
+DEFAULT_TRANSLATOR = "Helsinki-NLP/opus-mt-ko-en"
 
 DType = Literal["auto", "bfloat16", "float16", "float32"]
 Quantize = Literal["auto", "int8", "none"]
@@ -63,7 +66,17 @@ class EncoderSettings(BaseSettings):
             RESOURCE_EXHAUSTED instead of queueing without bound.
         decode_workers: Threads decoding images on the CPU.
         stream_concurrency: Batches of one EncodeImagesStream call in flight together.
-        max_text_chars: Most characters in one text.
+        max_text_chars: Most characters in one text; 0 derives it from the tokenizer: the
+            tokens the model reads times the characters of its longest token, the most
+            text the model can ever read (2000 where the tokenizer declares no limit).
+        translator: Translation model (hub id or local folder) that turns queries in
+            another script into English for the search service; empty runs none. Any
+            transformers sequence-to-sequence checkpoint that writes English and needs no
+            language code (MarianMT opus-mt-*-en models).
+        translator_scripts: Unicode scripts the translator reads, by their names (e.g.
+            "Hangul", "Han", "Cyrillic"); a query with letters of one is translated.
+        translator_beams: Beams of the translator's search; 1 is greedy, the fastest.
+        translator_max_tokens: Most tokens one translation may have.
         max_image_bytes: Most bytes in one encoded image.
         max_image_pixels: Most pixels (width x height) in one image, checked from the
             header before decoding.
@@ -99,7 +112,11 @@ class EncoderSettings(BaseSettings):
     max_queue: int = Field(default=4096, ge=1)
     decode_workers: int = Field(default_factory=_usable_cores, ge=1)
     stream_concurrency: int = Field(default=4, ge=1)
-    max_text_chars: int = Field(default=2000, ge=1)
+    max_text_chars: int = Field(default=0, ge=0)
+    translator: str = DEFAULT_TRANSLATOR
+    translator_scripts: Annotated[list[str], NoDecode] = ["Hangul"]
+    translator_beams: int = Field(default=1, ge=1, le=16)
+    translator_max_tokens: int = Field(default=64, ge=1, le=512)
     max_image_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     max_image_pixels: int = Field(default=50_000_000, ge=1)
     max_message_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
@@ -143,6 +160,14 @@ class EncoderSettings(BaseSettings):
         if isinstance(value, str):
             lowered = value.strip().lower()
             return _DTYPE_ALIASES.get(lowered, lowered)
+        return value
+
+    @field_validator("translator_scripts", mode="before")
+    @classmethod
+    def _scripts_list(cls, value: object) -> object:
+        # ENCODER_TRANSLATOR_SCRIPTS=Hangul,Han: a comma-separated list.
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @field_validator("quantize", mode="before")

@@ -104,11 +104,14 @@ class SearchHit:
             reciprocal-rank score (hybrid search), or the rating when browsing.
         found_by: The retrieval branches that returned this poster ("vector", "text");
             empty when browsing by filter alone.
+        probability: The model's probability that the poster matches a text query,
+            where the model defines one (SigLIP); None otherwise.
     """
 
     poster: Poster
     score: float
     found_by: tuple[str, ...] = ()
+    probability: float | None = None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ speed does not depend on the weights. Nothing here touches the network.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,6 +141,11 @@ def build_random_siglip(out_dir: str | Path, shape: SiglipShape = TINY, seed: in
         vision_config=dict(tower, image_size=shape.image_size, patch_size=shape.patch_size),
     )
     model = SiglipModel(config)
+    with torch.no_grad():
+        # The calibration SigLIP's training starts from (scale 10, bias -10), so that a
+        # random checkpoint carries a match probability of the same form as a real one.
+        model.logit_scale.fill_(math.log(10.0))
+        model.logit_bias.fill_(-10.0)
     image_processor = SiglipImageProcessor(
         size={"height": shape.image_size, "width": shape.image_size}
     )

@@ -33,6 +33,8 @@ class Outcome(enum.Enum):
     TOO_LARGE = (grpc.StatusCode.INVALID_ARGUMENT, 413, 2)
     # A dependency refused the API key: no retry helps until the key is fixed.
     UNAUTHENTICATED = (grpc.StatusCode.UNAUTHENTICATED, 401, 1)
+    # A feature this deployment does not run (an encoder without a translator).
+    UNSUPPORTED = (grpc.StatusCode.FAILED_PRECONDITION, 501, 1)
     # Too much work is queued; retry shortly.
     OVERLOADED = (grpc.StatusCode.RESOURCE_EXHAUSTED, 503, 1)
     # A dependency is starting, stopped or unreachable; retry shortly.
@@ -57,6 +59,7 @@ ERRORS: dict[str, Outcome] = {
     "postersearch.encoding.InvalidInputError": Outcome.INVALID,
     "postersearch.encoding.OverloadedError": Outcome.OVERLOADED,
     "postersearch.encoding.EncoderUnavailableError": Outcome.UNAVAILABLE,
+    "postersearch.encoding.TranslatorUnavailableError": Outcome.UNSUPPORTED,
     "encoder_service.client.EncoderAuthError": Outcome.UNAUTHENTICATED,
     # The search core.
     "search_service.errors.SearchError": Outcome.INTERNAL,

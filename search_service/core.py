@@ -14,9 +14,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
+import numpy as np
+
 from poster_index.base import IndexDamagedError, IndexUnavailableError, PosterIndex
 from poster_index.hybrid import BRANCH_VECTOR
-from poster_index.lexical import lexical_query
+from poster_index.lexical import LexicalQuery, lexical_query
 from poster_index.steer import Steer, image_and_words, steer
 from postersearch.domain import CollectionModel, SearchFilter, SearchHit, SearchMode
 from postersearch.encoding import (
@@ -27,7 +29,7 @@ from postersearch.encoding import (
     ImageFailure,
     InvalidInputError,
     OverloadedError,
-    Vectors,
+    TextTokens,
 )
 from search_service.cache import Vector, VectorCache
 from search_service.errors import (
@@ -36,8 +38,17 @@ from search_service.errors import (
     InvalidRequestError,
     NotFoundError,
 )
+from search_service.merge import merge_rankings
+from search_service.probability import (
+    PROBABILITY_UNDEFINED_NOTICE,
+    TEXT_MODE_PROBABILITY_NOTICE,
+    apply_cutoff,
+    check_min_probability,
+    with_probabilities,
+)
 from search_service.settings import SearchSettings
 from search_service.steering import NO_STEERING, Steering
+from search_service.translation import NOT_ASKED, QueryTranslator, Translation
 from search_service.validation import (
     check_page,
     check_query_length,
@@ -55,6 +66,9 @@ _PROBE_TEXT = "poster"
 
 # The filter that lets every poster through.
 ANY_POSTER = SearchFilter()
+# Longest query of text mode when no limit is configured: BM25 reads every word, so no
+# tokenizer bounds it; this only bounds the work of one request.
+TEXT_MODE_MAX_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -69,13 +83,20 @@ class SearchPage:
         mode: The mode that answered a text query; None when browsing, or searching by
             image or similar movie.
         notice: Set when the answer differs from what was asked (a collection without
-            words answering in vector mode).
+            words answering in vector mode, a query longer than the model reads, a
+            translation that failed); several are joined by "; ".
+        translation: The English translation searched alongside the query, if any.
+        no_good_match: min_probability left no poster of those found.
+        query_tokens: How much of the query the model read; None when no model read it.
     """
 
     hits: list[SearchHit]
     model_id: str
     mode: SearchMode | None = None
     notice: str = ""
+    translation: Translation | None = None
+    no_good_match: bool = False
+    query_tokens: TextTokens | None = None
 
 
 NO_TEXT_NOTICE = (
@@ -103,6 +124,20 @@ def _by_vector(hits: list[SearchHit]) -> list[SearchHit]:
     return [replace(hit, found_by=(BRANCH_VECTOR,)) for hit in hits]
 
 
+def _joined(*notices: str) -> str:
+    return "; ".join(n for n in notices if n)
+
+
+def cut_notice(tokens: TextTokens) -> str:
+    """What a page says when the model read only part of the query."""
+    tail = tokens.read_text[-40:]
+    ellipsis = "…" if len(tokens.read_text) > len(tail) else ""
+    return (
+        f"the query is {tokens.tokens} tokens long but the model reads {tokens.read}: only "
+        f'its first {tokens.read} tokens were used (up to "{ellipsis}{tail}")'
+    )
+
+
 class PosterSearch:
     """Answers searches over one poster collection.
 
@@ -117,6 +152,9 @@ class PosterSearch:
         self._index = index
         self._settings = settings
         self._cache = VectorCache(settings.cache_size)
+        # How much of each cached query the model read, beside its vector.
+        self._read: dict[str, TextTokens] = {}
+        self._translator = QueryTranslator(encoder, settings.translation_cache_size)
         self._encoder_info: EncoderInfo | None = None
         self._collection: CollectionModel | None = None
         self._genres: dict[str, int] | None = None
@@ -128,6 +166,11 @@ class PosterSearch:
         """The query vector cache (its hit and miss counts show how well it serves)."""
         return self._cache
 
+    @property
+    def translations(self) -> QueryTranslator:
+        """The query translator and its cache."""
+        return self._translator
+
     async def search(
         self,
         query: str,
@@ -136,6 +179,8 @@ class PosterSearch:
         offset: int | None = None,
         mode: str | SearchMode | None = None,
         steering: Steering = NO_STEERING,
+        min_probability: float | None = None,
+        translate: bool = True,
     ) -> SearchPage:
         """Posters matching a description, best first.
 
@@ -144,20 +189,39 @@ class PosterSearch:
         poster images alone; text matches the words alone and needs no encoder. A
         collection without words answers in vector mode, and the page says so.
 
+        A query in a script the encoder's translator reads (Hangul by default) is also
+        searched in English, and the two answers merged (see search_service.merge); the
+        words of both feed the lexical branch. Each hit of the model's modes carries the
+        model's match probability where it defines one; min_probability drops the
+        posters below it (those found by their words are kept), and a page left with
+        none says there is no good match.
+
         With empty (or whitespace-only) text and at least one filter condition, returns the
         posters passing the filter, highest rating first, without asking the encoder.
 
         steering excludes descriptions and movies' looks (the vector branch becomes a Qdrant
         recommend query) and asks for a diverse page (Qdrant's MMR); see `poster_index.steer`.
 
+        Args:
+            query: The description.
+            flt: Filter conditions.
+            limit: Results per page.
+            offset: Results to skip.
+            mode: "hybrid", "vector" or "text" (None: hybrid where possible).
+            steering: Descriptions and movies to steer away from, and a diverse page.
+            min_probability: Least match probability (0-1) a poster needs; None keeps all.
+            translate: False searches with the query as typed only.
+
         Raises:
-            InvalidRequestError: Bad limit, offset, filter, mode or query.
+            InvalidRequestError: Bad limit, offset, filter, mode, probability or query.
             DependencyUnavailableError: The encoder or Qdrant cannot be reached.
         """
         text = normalise_query(query)
         page = self._page(limit, offset)
         asked = parse_mode(mode)
-        check_query_length(text, self._settings.max_text_chars)
+        check_min_probability(min_probability)
+        if self._settings.max_text_chars is not None:
+            check_query_length(text, self._settings.max_text_chars)
         if not text and flt.is_empty:
             raise InvalidRequestError(
                 "the query is empty and no filter is set: describe a poster, "
@@ -174,55 +238,157 @@ class PosterSearch:
             hits = await self._call_index(self._index.browse, flt, *page)
             return SearchPage(hits, model.model_id)
         chosen, notice = await self._choose_mode(asked)
-        if chosen is SearchMode.TEXT and not steering.is_empty:
-            raise InvalidRequestError(
-                "exclusions and diverse pages steer the image vectors, which text mode does not "
-                "use; search in hybrid or vector mode"
-            )
-        lexical = lexical_query(text) if chosen is not SearchMode.VECTOR else None
-        if lexical is not None and chosen is SearchMode.TEXT:
-            if lexical.is_empty:
+        if chosen is SearchMode.TEXT:
+            if not steering.is_empty:
                 raise InvalidRequestError(
-                    f"the query {text!r} has no word to match in text mode (only stop words "
-                    "or punctuation); describe the movie or use vector mode"
+                    "exclusions and diverse pages steer the image vectors, which text mode "
+                    "does not use; search in hybrid or vector mode"
                 )
-            hits = await self._call_index(self._index.text_search, lexical, flt, *page)
-            return SearchPage(hits, model.model_id, chosen, notice)
-        vector = await self._encode_text(text, model)
-        if lexical is not None and not lexical.is_empty:
-            if steering.is_empty:
-                hits = await self._call_index(
-                    self._index.hybrid_search, vector.tolist(), lexical, flt, *page
-                )
-            else:
-                steered = await self._steer(vector.tolist(), steering, model)
-                hits = await self._call_index(
-                    self._index.steered_hybrid_search, steered, lexical, flt, *page
-                )
-        else:
-            hits = await self._vector_hits(vector.tolist(), steering, model, flt, page)
-        return SearchPage(hits, model.model_id, chosen, notice)
+            return await self._text_search(text, flt, page, model, notice, min_probability)
+        info = await self._info()
+        self._check_model(info, model)
+        check_query_length(text, self._settings.max_text_chars or info.max_text_chars)
+        wanted = translate and self._settings.translate
+        outcome = await self._translator.translate(text, info) if wanted else NOT_ASKED
+        translation = outcome.translation
+        texts = [text] if translation is None else [text, translation.text]
+        vectors, read = await self._encode_texts(texts, model)
+        words = text if translation is None else f"{text} {translation.text}"
+        lexical = lexical_query(words) if chosen is not SearchMode.VECTOR else None
+        negatives = await self._negatives(steering, model)
+        hits = await self._ranked(vectors, lexical, flt, page, steering, negatives)
+        # A steered query's scores are Qdrant's recommend or MMR scores, not cosines.
+        hits = await self._score(hits, vectors, info, exact=lexical is None and steering.is_empty)
+        kept, no_good = apply_cutoff(hits, min_probability, page[1])
+        notices = [notice, cut_notice(read) if read.cut else "", outcome.notice]
+        if min_probability is not None and info.logit_scale is None:
+            notices.append(PROBABILITY_UNDEFINED_NOTICE)
+        return SearchPage(
+            kept,
+            model.model_id,
+            chosen,
+            _joined(*notices, no_good),
+            translation,
+            no_good_match=bool(no_good),
+            query_tokens=read,
+        )
 
-    async def _steer(
-        self, vector: list[float], steering: Steering, model: CollectionModel
-    ) -> Steer:
-        """The query vector with the vectors of what it excludes.
+    async def _text_search(
+        self,
+        text: str,
+        flt: SearchFilter,
+        page: tuple[int, int],
+        model: CollectionModel,
+        notice: str,
+        min_probability: float | None,
+    ) -> SearchPage:
+        """BM25 over the movie's words as typed; no model reads the query."""
+        check_query_length(text, self._settings.max_text_chars or TEXT_MODE_MAX_CHARS)
+        lexical = lexical_query(text)
+        if lexical.is_empty:
+            raise InvalidRequestError(
+                f"the query {text!r} has no word to match in text mode (only stop words "
+                "or punctuation); describe the movie or use vector mode"
+            )
+        hits = await self._call_index(self._index.text_search, lexical, flt, *page)
+        extra = TEXT_MODE_PROBABILITY_NOTICE if min_probability is not None else ""
+        return SearchPage(hits, model.model_id, SearchMode.TEXT, _joined(notice, extra))
+
+    async def _ranked(
+        self,
+        vectors: list[Vector],
+        lexical: LexicalQuery | None,
+        flt: SearchFilter,
+        page: tuple[int, int],
+        steering: Steering,
+        negatives: list[list[float]],
+    ) -> list[SearchHit]:
+        """One page of posters for the query vectors (and words), merged when several."""
+        limit, offset = page
+        if len(vectors) == 1:
+            return await self._one_ranking(
+                vectors[0], lexical, flt, limit, offset, steering, negatives
+            )
+        # The first offset + limit posters of the merged ranking are among the first
+        # offset + limit of each ranking, under either merge rule.
+        depth = limit + offset
+        rankings = await asyncio.gather(
+            *(self._one_ranking(v, lexical, flt, depth, 0, steering, negatives) for v in vectors)
+        )
+        merged = merge_rankings(rankings, self._settings.translation_merge)
+        return merged[offset : offset + limit]
+
+    async def _one_ranking(
+        self,
+        vector: Vector,
+        lexical: LexicalQuery | None,
+        flt: SearchFilter,
+        limit: int,
+        offset: int,
+        steering: Steering = NO_STEERING,
+        negatives: list[list[float]] | None = None,
+    ) -> list[SearchHit]:
+        words = lexical is not None and not lexical.is_empty
+        if steering.is_empty:
+            if words:
+                return await self._call_index(
+                    self._index.hybrid_search, vector.tolist(), lexical, flt, limit, offset
+                )
+            return _by_vector(
+                await self._call_index(self._index.search, vector.tolist(), flt, limit, offset)
+            )
+        steered = steer(vector.tolist(), negatives or [], steering.diverse)
+        if words:
+            return await self._call_index(
+                self._index.steered_hybrid_search, steered, lexical, flt, limit, offset
+            )
+        return _by_vector(
+            await self._call_index(self._index.steered_search, steered, flt, limit, offset)
+        )
+
+    async def _score(
+        self, hits: list[SearchHit], vectors: list[Vector], info: EncoderInfo, exact: bool
+    ) -> list[SearchHit]:
+        """The hits with the model's match probability, where it defines one.
+
+        In vector mode under the "best" rule a hit's score is already its best cosine;
+        otherwise (fused or reciprocal-rank scores) the posters' vectors are read back.
+        """
+        if info.logit_scale is None or not hits:
+            return hits
+        if exact and (len(vectors) == 1 or self._settings.translation_merge == "best"):
+            return with_probabilities(hits, [h.score for h in hits], info)
+        stored = await self._call_index(
+            lambda: [self._index.get_vector(h.poster.movie_id) for h in hits]
+        )
+        cosines = [
+            max(float(np.dot(v, s)) for v in vectors) if s is not None else None for s in stored
+        ]
+        return with_probabilities(hits, cosines, info)
+
+    async def _negatives(self, steering: Steering, model: CollectionModel) -> list[list[float]]:
+        """The vectors of what steering excludes: its descriptions' and its movies' posters'.
 
         Raises:
+            InvalidRequestError: An excluded description is too long.
             NotFoundError: An excluded movie is not in the collection.
         """
+        limit = self._settings.max_text_chars or (await self._info()).max_text_chars
         for text in steering.exclude:
             try:
-                check_query_length(text, self._settings.max_text_chars)
+                check_query_length(text, limit)
             except InvalidRequestError as exc:
                 raise InvalidRequestError(f"an excluded description is too long: {exc}") from None
-        negatives = [(await self._encode_text(text, model)).tolist() for text in steering.exclude]
+        negatives: list[list[float]] = []
+        if steering.exclude:
+            vectors, _ = await self._encode_texts(list(steering.exclude), model)
+            negatives.extend(v.tolist() for v in vectors)
         for movie_id in steering.exclude_movie_ids:
             excluded = await self._call_index(self._index.get_vector, movie_id)
             if excluded is None:
                 raise NotFoundError(f"no movie with id {movie_id!r} in the collection to exclude")
             negatives.append(excluded)
-        return steer(vector, negatives, steering.diverse)
+        return negatives
 
     async def _vector_hits(
         self,
@@ -239,7 +405,7 @@ class PosterSearch:
                 self._index.search, vector, flt, *page, exclude_movie_id=exclude_movie_id
             )
         else:
-            steered = await self._steer(vector, steering, model)
+            steered: Steer = steer(vector, await self._negatives(steering, model), steering.diverse)
             hits = await self._call_index(
                 self._index.steered_search, steered, flt, *page, exclude_movie_id=exclude_movie_id
             )
@@ -255,8 +421,11 @@ class PosterSearch:
         text = normalise_query(words)
         if not text:
             return vector
-        check_query_length(text, self._settings.max_text_chars)
-        return image_and_words(vector, (await self._encode_text(text, model)).tolist())
+        check_query_length(
+            text, self._settings.max_text_chars or (await self._info()).max_text_chars
+        )
+        vectors, _ = await self._encode_texts([text], model)
+        return image_and_words(vector, vectors[0].tolist())
 
     async def _choose_mode(self, asked: SearchMode | None) -> tuple[SearchMode, str]:
         """The mode that answers, and the notice when it is not the one asked for."""
@@ -406,16 +575,38 @@ class PosterSearch:
             self._encoder_info = await self._encoder_call(self._encoder.info())
         return self._encoder_info
 
-    async def _encode_text(self, text: str, model: CollectionModel) -> Vector:
-        cached = self._cache.get(text)
-        if cached is not None:
-            return cached
-        self._check_model(await self._info(), model)
-        vectors: Vectors = await self._encoder_call(self._encoder.encode_texts([text]))
-        vector = vectors[0]
-        self._check_dimension(len(vector), model)
-        self._cache.put(text, vector)
-        return vector
+    async def _encode_texts(
+        self, texts: list[str], model: CollectionModel
+    ) -> tuple[list[Vector], TextTokens]:
+        """The vector of each text (one encoder call for those not cached), and how much
+        of the first the model read."""
+        found: dict[str, Vector] = {}
+        reads: dict[str, TextTokens] = {}
+        for text in texts:
+            vector = self._cache.get(text)
+            if vector is not None and text in self._read:
+                # Used now: the record moves to the newest end, as the vector did.
+                self._read[text] = self._read.pop(text)
+                found[text], reads[text] = vector, self._read[text]
+        missing = [text for text in texts if text not in found]
+        if missing:
+            encoded = await self._encoder_call(self._encoder.encode_texts_read(missing))
+            for text, vector, tokens in zip(missing, encoded.vectors, encoded.tokens, strict=True):
+                self._check_dimension(len(vector), model)
+                found[text], reads[text] = vector, tokens
+                self._cache.put(text, vector)
+                self._remember_read(text, tokens)
+        return [found[text] for text in texts], reads[texts[0]]
+
+    def _remember_read(self, text: str, tokens: TextTokens) -> None:
+        # Bounded like the vector cache; a vector whose record was dropped is encoded
+        # again, so the two never disagree.
+        if self._settings.cache_size <= 0:
+            return
+        self._read.pop(text, None)
+        self._read[text] = tokens
+        while len(self._read) > self._settings.cache_size:
+            self._read.pop(next(iter(self._read)))
 
     @staticmethod
     def _check_model(info: EncoderInfo, model: CollectionModel) -> None:

@@ -6,9 +6,11 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from postersearch.domain import Poster, SearchFilter, SearchHit, SearchMode
+from postersearch.encoding import TextTokens
 from postersearch.v1 import search_pb2
 from search_service.core import SearchPage
 from search_service.steering import Steering, steering
+from search_service.translation import Translation
 
 _MODE_TO_PB: dict[SearchMode, search_pb2.SearchMode] = {
     SearchMode.HYBRID: search_pb2.SEARCH_MODE_HYBRID,
@@ -111,17 +113,39 @@ def hit_to_pb(hit: SearchHit) -> search_pb2.SearchHit:
         msg.year = poster.year
     if poster.rating is not None:
         msg.rating = poster.rating
-    return search_pb2.SearchHit(poster=msg, score=hit.score, found_by=hit.found_by)
+    out = search_pb2.SearchHit(poster=msg, score=hit.score, found_by=hit.found_by)
+    if hit.probability is not None:
+        out.probability = hit.probability
+    return out
+
+
+def min_probability_from_pb(request: search_pb2.SearchRequest) -> float | None:
+    """The request's probability cutoff; None where unset."""
+    return request.min_probability if request.HasField("min_probability") else None
 
 
 def page_to_pb(page: SearchPage) -> search_pb2.SearchResponse:
     """A page of results as a proto SearchResponse."""
-    return search_pb2.SearchResponse(
+    msg = search_pb2.SearchResponse(
         hits=[hit_to_pb(hit) for hit in page.hits],
         model_id=page.model_id,
         mode=mode_to_pb(page.mode),
         notice=page.notice,
+        no_good_match=page.no_good_match,
     )
+    if page.translation is not None:
+        t = page.translation
+        msg.translation.CopyFrom(
+            search_pb2.Translation(
+                source=t.source, text=t.text, model_id=t.model_id, scripts=t.scripts
+            )
+        )
+    if page.query_tokens is not None:
+        q = page.query_tokens
+        msg.query_tokens.CopyFrom(
+            search_pb2.QueryTokens(tokens=q.tokens, read=q.read, read_text=q.read_text)
+        )
+    return msg
 
 
 def genres_to_pb(counts: Mapping[str, int]) -> search_pb2.ListGenresResponse:
@@ -146,7 +170,24 @@ def page_from_pb(msg: search_pb2.SearchResponse) -> SearchPage:
             ),
             score=hit.score,
             found_by=tuple(hit.found_by),
+            probability=hit.probability if hit.HasField("probability") else None,
         )
         for hit in msg.hits
     ]
-    return SearchPage(hits, msg.model_id, mode_from_pb(msg.mode), msg.notice)
+    translation = None
+    if msg.HasField("translation"):
+        t = msg.translation
+        translation = Translation(t.source, t.text, t.model_id, tuple(t.scripts))
+    tokens = None
+    if msg.HasField("query_tokens"):
+        q = msg.query_tokens
+        tokens = TextTokens(q.tokens, q.read, q.read_text)
+    return SearchPage(
+        hits,
+        msg.model_id,
+        mode_from_pb(msg.mode),
+        msg.notice,
+        translation,
+        no_good_match=msg.no_good_match,
+        query_tokens=tokens,
+    )

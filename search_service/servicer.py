@@ -24,6 +24,7 @@ from search_service.errors import SearchError
 from search_service.mapping import (
     filter_from_pb,
     genres_to_pb,
+    min_probability_from_pb,
     mode_from_pb,
     page_args,
     page_to_pb,
@@ -89,10 +90,18 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
         limit, offset = page_args(request)
         flt = filter_from_pb(request.filter)
         mode = mode_from_pb(request.mode)
+        cutoff = min_probability_from_pb(request)
         page = await _within_deadline(
             context,
             lambda: self._search.search(
-                request.query, flt, limit, offset, mode, steering_from_pb(request)
+                request.query,
+                flt,
+                limit,
+                offset,
+                mode,
+                steering_from_pb(request),
+                min_probability=cutoff,
+                translate=not request.no_translate,
             ),
         )
         return page_to_pb(page)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -21,7 +23,15 @@ class SearchSettings(BaseSettings):
         encoder_api_key: Key the encoder service expects, if any.
         encoder_timeout_s: Longest wait for one encoder call when the caller set no deadline.
         cache_size: Query vectors kept (least recently used dropped first); 0 disables.
-        max_text_chars: Longest query text accepted.
+        max_text_chars: Longest query text accepted; unset derives it from the encoder's
+            tokenizer (the most characters the model can ever read), or, in text mode
+            where no model reads the query, 2000.
+        translate: Search queries in a script the encoder's translator reads (Hangul...)
+            with their English translation too; a request may still turn it off.
+        translation_cache_size: Translations kept (least recently used dropped first).
+        translation_merge: How the answers to the query and to its translation become
+            one: "best" keeps each poster's better score, "rrf" fuses the two rankings
+            by reciprocal rank.
         default_limit: Results per page when the request does not say.
         max_limit: Largest page a request may ask for.
         max_offset: Deepest paging offset accepted (deep offsets make Qdrant scan).
@@ -45,7 +55,10 @@ class SearchSettings(BaseSettings):
     encoder_api_key: str | None = None
     encoder_timeout_s: float = Field(default=30.0, gt=0)
     cache_size: int = Field(default=1024, ge=0)
-    max_text_chars: int = Field(default=500, ge=1)
+    max_text_chars: int | None = Field(default=None, ge=1)
+    translate: bool = True
+    translation_cache_size: int = Field(default=1024, ge=0)
+    translation_merge: Literal["best", "rrf"] = "best"
     default_limit: int = Field(default=10, ge=1)
     max_limit: int = Field(default=100, ge=1)
     max_offset: int = Field(default=10_000, ge=0)
@@ -55,6 +68,12 @@ class SearchSettings(BaseSettings):
     metrics_port: int = Field(default=0, ge=0, le=65535)
     http_port: int = Field(default=8080, ge=0, le=65535)
     http_api_key: str | None = None
+
+    @field_validator("max_text_chars", mode="before")
+    @classmethod
+    def _empty_limit_is_derived(cls, value: object) -> object:
+        # SEARCH_MAX_TEXT_CHARS= (set but empty, as in .env.example): derive it.
+        return None if value == "" else value
 
     @field_validator("api_key", "encoder_api_key", "http_api_key", mode="before")
     @classmethod

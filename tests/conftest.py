@@ -14,6 +14,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from postersearch.domain import Poster
 from postersearch.random_siglip import TINY, TINY_768, build_random_siglip
+from postersearch.random_translator import TINY_TRANSLATOR, build_random_translator
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +27,12 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_768_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random SigLIP whose vectors are 768-d, the size of the default model's."""
     return build_random_siglip(tmp_path_factory.mktemp("tiny-siglip-768"), TINY_768)
+
+
+@pytest.fixture(scope="session")
+def tiny_translator_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random MarianMT translator, saved like a downloaded one."""
+    return build_random_translator(tmp_path_factory.mktemp("tiny-translator"), TINY_TRANSLATOR)
 
 
 @pytest.fixture

@@ -27,8 +27,14 @@ from postersearch.callers import CALLER
 from postersearch.grpc_server import bounded
 from postersearch.status import Outcome, outcome_of
 from search_service.errors import InvalidRequestError, SearchError
+from search_service.understanding import understanding_json
 from web_ui.files import POSTER_URL_PREFIX, PosterFiles
-from web_ui.params import args_from_json, args_from_query, response_json
+from web_ui.params import (
+    SearchArgs,
+    args_from_json,
+    args_from_query,
+    response_json,
+)
 from web_ui.upload import PayloadTooLargeError, read_image
 
 if TYPE_CHECKING:
@@ -131,7 +137,9 @@ def _install_api_key(app: FastAPI, api_key: str) -> None:
 
 def _page_json(page: SearchPage, files: PosterFiles) -> dict[str, Any]:
     mode = page.mode.value if page.mode is not None else None
-    return response_json(page.hits, page.model_id, files, mode, page.notice)
+    return response_json(
+        page.hits, page.model_id, files, mode, page.notice, understanding_json(page)
+    )
 
 
 def create_app(
@@ -170,6 +178,18 @@ def create_app(
     if api_key:
         _install_api_key(app, api_key)
 
+    async def _search(args: SearchArgs) -> SearchPage:
+        return await search.search(
+            args.query,
+            args.flt,
+            args.limit,
+            args.offset,
+            args.mode,
+            args.steering,
+            min_probability=args.min_probability,
+            translate=args.translate,
+        )
+
     @app.get("/", include_in_schema=False)
     async def page() -> Response:
         return FileResponse(STATIC_DIR / "index.html", headers=_PAGE_HEADERS)
@@ -196,18 +216,14 @@ def create_app(
         """Posters matching ``query`` (``mode``: hybrid, vector or text), with the filters;
         ``exclude`` (repeatable), ``exclude_movie_ids`` (repeatable) and ``diverse``."""
         args = args_from_query(request.query_params)
-        page = await search.search(
-            args.query, args.flt, args.limit, args.offset, args.mode, args.steering
-        )
+        page = await _search(args)
         return _page_json(page, files)
 
     @app.post("/api/search")
     async def search_post(request: Request) -> dict[str, Any]:
         """The same search with a JSON SearchRequest body."""
         args = args_from_json(await _json_body(request, max_json_bytes))
-        page = await search.search(
-            args.query, args.flt, args.limit, args.offset, args.mode, args.steering
-        )
+        page = await _search(args)
         return _page_json(page, files)
 
     @app.get("/api/similar/{movie_id}")

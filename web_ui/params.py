@@ -30,6 +30,8 @@ MODE_FIELD = "mode"
 # Exclusions and a diverse page (repeatable in a query string, lists in JSON).
 STEERING_LISTS = ("exclude", "exclude_movie_ids")
 STEERING_FIELDS = (*STEERING_LISTS, "diverse")
+# How a text query is understood: the probability cutoff and translation.
+QUERY_FIELDS = ("min_probability", "no_translate")
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class SearchArgs:
     offset: int | None = None
     mode: str | None = None
     steering: Steering = NO_STEERING
+    min_probability: float | None = None
+    translate: bool = True
 
 
 def _as_mode(value: Any) -> str | None:
@@ -93,8 +97,10 @@ def _as_bool(name: str, value: Any) -> bool:
         return False
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "1", "on", "false", "0"):
-        return value.strip().lower() in ("true", "1", "on")
+    if isinstance(value, str) and value.strip().lower() in {"1", "true", "on", "yes"}:
+        return True
+    if isinstance(value, str) and value.strip().lower() in {"0", "false", "off", "no"}:
+        return False
     raise InvalidRequestError(f"{name} must be true or false, got {value!r}")
 
 
@@ -158,7 +164,7 @@ def args_from_query(params: QueryParams, *, with_query: bool = True) -> SearchAr
     """
     allowed = (
         "query",
-        *((MODE_FIELD,) if with_query else ()),
+        *((MODE_FIELD, *QUERY_FIELDS) if with_query else ()),
         *FILTER_FIELDS,
         *PAGE_FIELDS,
         *STEERING_FIELDS,
@@ -174,6 +180,8 @@ def args_from_query(params: QueryParams, *, with_query: bool = True) -> SearchAr
         offset=_as_int("offset", values.get("offset")),
         mode=_as_mode(values.get(MODE_FIELD)),
         steering=_steering_from(values),
+        min_probability=_as_float("min_probability", values.get("min_probability")),
+        translate=not _as_bool("no_translate", values.get("no_translate")),
     )
 
 
@@ -188,7 +196,16 @@ def args_from_json(body: Any) -> SearchArgs:
     if not isinstance(body, dict):
         raise InvalidRequestError("the request body must be a JSON object")
     _refuse_unknown(
-        set(body), ("query", MODE_FIELD, "filter", *FILTER_FIELDS, *PAGE_FIELDS, *STEERING_FIELDS)
+        set(body),
+        (
+            "query",
+            MODE_FIELD,
+            *QUERY_FIELDS,
+            "filter",
+            *FILTER_FIELDS,
+            *PAGE_FIELDS,
+            *STEERING_FIELDS,
+        ),
     )
     nested = body.get("filter") or {}
     if not isinstance(nested, dict):
@@ -207,6 +224,8 @@ def args_from_json(body: Any) -> SearchArgs:
         offset=_as_int("offset", body.get("offset")),
         mode=_as_mode(body.get(MODE_FIELD)),
         steering=_steering_from(body),
+        min_probability=_as_float("min_probability", body.get("min_probability")),
+        translate=not _as_bool("no_translate", body.get("no_translate")),
     )
 
 
@@ -235,18 +254,25 @@ def response_json(
     files: PosterFiles,
     mode: str | None = None,
     notice: str = "",
+    understanding: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A SearchResponse message as JSON (mode is null where no text query was matched)."""
+    """A SearchResponse message as JSON (mode is null where no text query was matched).
+
+    understanding holds the fields of how a text query was understood (translation,
+    no_good_match, query_tokens), see `search_service.understanding`.
+    """
     return {
         "hits": [
             {
                 "poster": poster_json(hit.poster, files),
                 "score": hit.score,
                 "found_by": list(hit.found_by),
+                "probability": hit.probability,
             }
             for hit in hits
         ],
         "model_id": model_id,
         "mode": mode,
         "notice": notice,
+        **(understanding or {"translation": None, "no_good_match": False, "query_tokens": None}),
     }

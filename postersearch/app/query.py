@@ -15,7 +15,7 @@ from poster_index.base import IndexUnavailableError
 from poster_index.settings import IndexSettings
 from postersearch.app.wiring import encoder_settings, open_encoder, open_index
 from postersearch.domain import SearchFilter, SearchMode
-from postersearch.encoding import EncoderInfo, ImageOutcome, Vectors
+from postersearch.encoding import EncodedTexts, EncoderInfo, ImageOutcome, Vectors
 from postersearch.status import error_class, outcome_of_code
 from postersearch.v1 import search_pb2, search_pb2_grpc
 from search_service.core import PosterSearch, SearchPage
@@ -45,6 +45,8 @@ class Ask:
         mode: How the text is matched (None: hybrid where the collection has words).
         steering: Exclusions and a diverse page. With an image or a similar movie, the
             query text is words added to its look ("but in blue").
+        min_probability: Least match probability a poster needs (None: no cutoff).
+        translate: Search a query in another script with its English translation too.
     """
 
     query: str
@@ -55,6 +57,8 @@ class Ask:
     similar: str | None = None
     mode: SearchMode | None = None
     steering: Steering = NO_STEERING
+    min_probability: float | None = None
+    translate: bool = True
 
 
 async def ask_core(search: PosterSearch, ask: Ask) -> SearchPage:
@@ -68,7 +72,16 @@ async def ask_core(search: PosterSearch, ask: Ask) -> SearchPage:
         return await search.similar(
             ask.similar, ask.flt, ask.limit, ask.offset, ask.query, ask.steering
         )
-    return await search.search(ask.query, ask.flt, ask.limit, ask.offset, ask.mode, ask.steering)
+    return await search.search(
+        ask.query,
+        ask.flt,
+        ask.limit,
+        ask.offset,
+        ask.mode,
+        ask.steering,
+        min_probability=ask.min_probability,
+        translate=ask.translate,
+    )
 
 
 async def ask_embedded(
@@ -166,14 +179,18 @@ async def ask_server(
                     timeout=timeout_s,
                 )
             else:
+                request = search_pb2.SearchRequest(
+                    query=ask.query,
+                    filter=flt,
+                    mode=mode_to_pb(ask.mode),
+                    no_translate=not ask.translate,
+                    **paging,
+                    **steering,
+                )
+                if ask.min_probability is not None:
+                    request.min_probability = ask.min_probability
                 response = await stub.Search(
-                    search_pb2.SearchRequest(
-                        query=ask.query,
-                        filter=flt,
-                        mode=mode_to_pb(ask.mode),
-                        **paging,
-                        **steering,
-                    ),
+                    request,
                     metadata=metadata,
                     timeout=timeout_s,
                 )
@@ -204,6 +221,12 @@ class _NoEncoder:
         raise AssertionError("this request needs no encoder")
 
     async def encode_texts(self, texts: Sequence[str]) -> Vectors:
+        raise AssertionError("this request needs no encoder")
+
+    async def encode_texts_read(self, texts: Sequence[str]) -> EncodedTexts:
+        raise AssertionError("this request needs no encoder")
+
+    async def translate(self, texts: Sequence[str]) -> list[str]:
         raise AssertionError("this request needs no encoder")
 
     async def encode_images(self, images: Sequence[bytes]) -> list[ImageOutcome]:

@@ -29,8 +29,10 @@ from postersearch.domain import SearchFilter, SearchMode
 from postersearch.grpc_server import exit_code_now
 from postersearch.settings_errors import one_line_settings_errors
 from search_service.core import SearchPage
+from search_service.errors import InvalidRequestError
 from search_service.settings import SearchSettings
 from search_service.steering import steering
+from search_service.understanding import probability_json, understanding_json
 
 _YEAR_RANGE = re.compile(r"^\s*(\d{4})?\s*(-)?\s*(\d{4})?\s*$")
 _DECADE = re.compile(r"^\s*(\d{3})0s\s*$")
@@ -110,6 +112,18 @@ def add_commands(subparsers: Any) -> None:
     )
     p.add_argument("--limit", type=int, help="results per page, 1-100 (default 10)")
     p.add_argument("--offset", type=int, help="results to skip (paging)")
+    p.add_argument(
+        "--min-probability",
+        type=float,
+        metavar="P",
+        help="keep only posters the model gives at least this match probability (0-1; "
+        "SigLIP models); posters found by their words are kept",
+    )
+    p.add_argument(
+        "--no-translate",
+        action="store_true",
+        help="search a Korean (or other translated script) query as typed only",
+    )
     how = p.add_mutually_exclusive_group()
     how.add_argument(
         "--image",
@@ -213,10 +227,13 @@ def search_command(args: argparse.Namespace) -> int:
     mode = SearchMode(args.mode) if args.mode else None
     try:
         steer = steering(args.exclude or (), args.exclude_movie or (), args.diverse)
-    except SearchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    ask = Ask(args.query, flt, args.limit, args.offset, args.image, args.similar, mode, steer)
+    except InvalidRequestError as exc:
+        say_error(exc)
+        return USAGE
+    ask = Ask(
+        args.query, flt, args.limit, args.offset, args.image, args.similar, mode, steer,
+        min_probability=args.min_probability, translate=not args.no_translate,
+    )  # fmt: skip
     settings = search_settings_from(args)
     try:
         if args.server:
@@ -238,6 +255,11 @@ def search_command(args: argparse.Namespace) -> int:
     if page.mode is not None:
         # On stderr with the notice, so that stdout is the table alone.
         print(f"mode: {page.mode.value}", file=sys.stderr)
+    if page.translation is not None:
+        print(f"translated: {page.translation.text} ({page.translation.model_id})", file=sys.stderr)
+    if page.no_good_match:
+        print("no good match")
+        return 0
     print(format_table(page.hits, args.offset or 0, show_score=not browsing))
     return 0
 
@@ -247,6 +269,7 @@ def _page_json(page: SearchPage) -> dict[str, Any]:
         "model_id": page.model_id,
         "mode": page.mode.value if page.mode is not None else None,
         "notice": page.notice,
+        **understanding_json(page),
         "hits": [
             {
                 "movie_id": h.poster.movie_id,
@@ -257,6 +280,7 @@ def _page_json(page: SearchPage) -> dict[str, Any]:
                 "poster": h.poster.poster,
                 "score": round(h.score, 6),
                 "found_by": list(h.found_by),
+                "probability": probability_json(h.probability),
             }
             for h in page.hits
         ],

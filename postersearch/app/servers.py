@@ -19,7 +19,13 @@ from encoder_service.settings import EncoderSettings
 from poster_index.base import IndexUnavailableError, PosterIndex
 from poster_index.settings import IndexSettings
 from postersearch.app.lifecycle import cancel, close_within, failed, run_until_stopped
-from postersearch.app.wiring import LoadingEncoder, encoder_settings, open_encoder, open_index
+from postersearch.app.wiring import (
+    LoadingEncoder,
+    encoder_settings,
+    open_encoder,
+    open_index,
+    open_local_encoder,
+)
 from postersearch.domain import CollectionModel, SearchFilter
 from postersearch.encoding import Encoder
 from postersearch.metrics import start_metrics_server
@@ -44,7 +50,7 @@ async def run_encoder_server(settings: EncoderSettings) -> int:
     await server.start()
     log.info("encoder listening on %s:%d, loading %s", settings.host, server.port, settings.model)
     try:
-        encoder = await open_encoder(settings)
+        encoder = await open_local_encoder(settings, preload_translator=True)
     except Exception:
         log.exception("could not load the model %s", settings.model)
         await server.stop(0)
@@ -131,7 +137,7 @@ async def run_search_server(
 
         async def load_model() -> None:
             try:
-                loading.attach(await open_encoder(local))
+                loading.attach(await open_local_encoder(local, preload_translator=True))
             except Exception:
                 log.exception("could not load the model; stopping")
                 load_failed.set()
@@ -200,7 +206,7 @@ async def run_serve(
     # The encoder binds where search does; its port is --encoder-port, else ENCODER_PORT.
     ports = {} if encoder_port is None else {"port": encoder_port}
     local = encoder_settings(model, device, collection, host=settings.host, **ports)
-    loaded = await open_encoder(local)
+    loaded = await open_local_encoder(local, preload_translator=True)
     # One admission for both doors: the web page and search gRPC in this process, and
     # the encoder service's callers, share the decode budget.
     encoder = admitted(loaded, local.decode_budget())

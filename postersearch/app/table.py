@@ -66,6 +66,13 @@ def format_table(hits: Sequence[SearchHit], offset: int = 0, show_score: bool = 
     if not show_score:
         headers = (headers[0], *headers[2:])
         rows = [(row[0], *row[2:]) for row in rows]
+    if any(hit.probability is not None for hit in hits):
+        # The model's match probability, where it defines one (SigLIP).
+        headers = (*headers, "prob")
+        rows = [
+            (*row, "" if hit.probability is None else f"{hit.probability:.3f}")
+            for row, hit in zip(rows, hits, strict=True)
+        ]
     if any(hit.found_by for hit in hits):
         # Which retrieval branches returned each poster, last so the columns above keep
         # their places.

@@ -23,6 +23,7 @@ from poster_index.base import PosterIndex
 from poster_index.settings import IndexSettings
 from postersearch.domain import CollectionModel
 from postersearch.encoding import (
+    EncodedTexts,
     Encoder,
     EncoderInfo,
     EncoderUnavailableError,
@@ -100,8 +101,17 @@ async def open_encoder(
     return await open_local_encoder(settings)
 
 
-async def open_local_encoder(settings: EncoderSettings) -> LocalEncoder:
-    """The model of settings, loaded and warmed up in this process."""
+async def open_local_encoder(
+    settings: EncoderSettings, preload_translator: bool = False
+) -> LocalEncoder:
+    """The model of settings, loaded and warmed up in this process.
+
+    Args:
+        settings: The encoder's settings.
+        preload_translator: Servers start loading the translator at once, beside serving,
+            so that the first query in another script does not wait for it; one-shot
+            commands and ingest load it only if a query needs it.
+    """
     # Lazy: it imports torch and sentence-transformers (seconds), which commands that call
     # an encoder service, or need no model at all, never load.
     from encoder_service.local import open_local_encoder as load
@@ -109,6 +119,8 @@ async def open_local_encoder(settings: EncoderSettings) -> LocalEncoder:
     log.info("loading %s in-process", settings.model)
     encoder = await load(settings)
     log.info("encoder: %s", encoder.describe())
+    if preload_translator:
+        encoder.preload_translator()
     return encoder
 
 
@@ -156,6 +168,14 @@ class LoadingEncoder:
     async def encode_texts(self, texts: Sequence[str]) -> Vectors:
         """Encodes with the loaded encoder."""
         return await self._ready().encode_texts(texts)
+
+    async def encode_texts_read(self, texts: Sequence[str]) -> EncodedTexts:
+        """Encodes with the loaded encoder, with how much of each text it read."""
+        return await self._ready().encode_texts_read(texts)
+
+    async def translate(self, texts: Sequence[str]) -> list[str]:
+        """Translates with the loaded encoder."""
+        return await self._ready().translate(texts)
 
     async def encode_images(self, images: Sequence[bytes]) -> list[ImageOutcome]:
         """Encodes with the loaded encoder."""

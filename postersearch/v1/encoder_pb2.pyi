@@ -33,12 +33,38 @@ class EncodeTextRequest(_message.Message):
     def __init__(self, texts: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class EncodeTextResponse(_message.Message):
-    __slots__ = ("vectors", "model_id")
+    __slots__ = ("vectors", "model_id", "tokens")
     VECTORS_FIELD_NUMBER: _ClassVar[int]
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
     vectors: _containers.RepeatedCompositeFieldContainer[Vector]
     model_id: str
-    def __init__(self, vectors: _Optional[_Iterable[_Union[Vector, _Mapping]]] = ..., model_id: _Optional[str] = ...) -> None: ...
+    tokens: _containers.RepeatedCompositeFieldContainer[TextTokens]
+    def __init__(self, vectors: _Optional[_Iterable[_Union[Vector, _Mapping]]] = ..., model_id: _Optional[str] = ..., tokens: _Optional[_Iterable[_Union[TextTokens, _Mapping]]] = ...) -> None: ...
+
+class TextTokens(_message.Message):
+    __slots__ = ("tokens", "read", "read_text")
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    READ_FIELD_NUMBER: _ClassVar[int]
+    READ_TEXT_FIELD_NUMBER: _ClassVar[int]
+    tokens: int
+    read: int
+    read_text: str
+    def __init__(self, tokens: _Optional[int] = ..., read: _Optional[int] = ..., read_text: _Optional[str] = ...) -> None: ...
+
+class TranslateRequest(_message.Message):
+    __slots__ = ("texts",)
+    TEXTS_FIELD_NUMBER: _ClassVar[int]
+    texts: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, texts: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class TranslateResponse(_message.Message):
+    __slots__ = ("translations", "model_id")
+    TRANSLATIONS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    translations: _containers.RepeatedScalarFieldContainer[str]
+    model_id: str
+    def __init__(self, translations: _Optional[_Iterable[str]] = ..., model_id: _Optional[str] = ...) -> None: ...
 
 class EncodeImagesRequest(_message.Message):
     __slots__ = ("images", "sequence")
@@ -81,7 +107,7 @@ class GetInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class EncoderInfo(_message.Message):
-    __slots__ = ("model_id", "dimension", "device", "dtype", "max_batch_size", "max_text_chars", "max_image_bytes", "max_image_pixels", "max_message_bytes", "image_size")
+    __slots__ = ("model_id", "dimension", "device", "dtype", "max_batch_size", "max_text_chars", "max_image_bytes", "max_image_pixels", "max_message_bytes", "image_size", "max_text_tokens", "logit_scale", "logit_bias", "text_preprocessing", "translator_model_id", "translation_scripts")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
@@ -92,6 +118,12 @@ class EncoderInfo(_message.Message):
     MAX_IMAGE_PIXELS_FIELD_NUMBER: _ClassVar[int]
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
     IMAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    MAX_TEXT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    LOGIT_SCALE_FIELD_NUMBER: _ClassVar[int]
+    LOGIT_BIAS_FIELD_NUMBER: _ClassVar[int]
+    TEXT_PREPROCESSING_FIELD_NUMBER: _ClassVar[int]
+    TRANSLATOR_MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    TRANSLATION_SCRIPTS_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     dimension: int
     device: str
@@ -102,4 +134,10 @@ class EncoderInfo(_message.Message):
     max_image_pixels: int
     max_message_bytes: int
     image_size: int
-    def __init__(self, model_id: _Optional[str] = ..., dimension: _Optional[int] = ..., device: _Optional[str] = ..., dtype: _Optional[str] = ..., max_batch_size: _Optional[int] = ..., max_text_chars: _Optional[int] = ..., max_image_bytes: _Optional[int] = ..., max_image_pixels: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., image_size: _Optional[int] = ...) -> None: ...
+    max_text_tokens: int
+    logit_scale: float
+    logit_bias: float
+    text_preprocessing: str
+    translator_model_id: str
+    translation_scripts: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, model_id: _Optional[str] = ..., dimension: _Optional[int] = ..., device: _Optional[str] = ..., dtype: _Optional[str] = ..., max_batch_size: _Optional[int] = ..., max_text_chars: _Optional[int] = ..., max_image_bytes: _Optional[int] = ..., max_image_pixels: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., image_size: _Optional[int] = ..., max_text_tokens: _Optional[int] = ..., logit_scale: _Optional[float] = ..., logit_bias: _Optional[float] = ..., text_preprocessing: _Optional[str] = ..., translator_model_id: _Optional[str] = ..., translation_scripts: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -54,6 +54,11 @@ class EncoderServiceStub:
                 request_serializer=postersearch_dot_v1_dot_encoder__pb2.GetInfoRequest.SerializeToString,
                 response_deserializer=postersearch_dot_v1_dot_encoder__pb2.EncoderInfo.FromString,
                 _registered_method=True)
+        self.Translate = channel.unary_unary(
+                '/postersearch.v1.EncoderService/Translate',
+                request_serializer=postersearch_dot_v1_dot_encoder__pb2.TranslateRequest.SerializeToString,
+                response_deserializer=postersearch_dot_v1_dot_encoder__pb2.TranslateResponse.FromString,
+                _registered_method=True)
 
 
 class EncoderServiceServicer:
@@ -93,6 +98,14 @@ class EncoderServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Translate(self, request, context):
+        """Each text translated into English by the server's translation model, in
+        request order. FAILED_PRECONDITION when the server runs no translator.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EncoderServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -115,6 +128,11 @@ def add_EncoderServiceServicer_to_server(servicer, server):
                     servicer.GetInfo,
                     request_deserializer=postersearch_dot_v1_dot_encoder__pb2.GetInfoRequest.FromString,
                     response_serializer=postersearch_dot_v1_dot_encoder__pb2.EncoderInfo.SerializeToString,
+            ),
+            'Translate': grpc.unary_unary_rpc_method_handler(
+                    servicer.Translate,
+                    request_deserializer=postersearch_dot_v1_dot_encoder__pb2.TranslateRequest.FromString,
+                    response_serializer=postersearch_dot_v1_dot_encoder__pb2.TranslateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -225,6 +243,33 @@ class EncoderService:
             '/postersearch.v1.EncoderService/GetInfo',
             postersearch_dot_v1_dot_encoder__pb2.GetInfoRequest.SerializeToString,
             postersearch_dot_v1_dot_encoder__pb2.EncoderInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Translate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/postersearch.v1.EncoderService/Translate',
+            postersearch_dot_v1_dot_encoder__pb2.TranslateRequest.SerializeToString,
+            postersearch_dot_v1_dot_encoder__pb2.TranslateResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -24,35 +24,39 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cpostersearch/v1/search.proto\x12\x0fpostersearch.v1\"\xbb\x01\n\x06\x46ilter\x12\x12\n\ngenres_any\x18\x01 \x03(\t\x12\x12\n\ngenres_all\x18\x02 \x03(\t\x12\x13\n\x0bgenres_none\x18\x03 \x03(\t\x12\x16\n\tyear_from\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12\x14\n\x07year_to\x18\x05 \x01(\x05H\x01\x88\x01\x01\x12\x17\n\nmin_rating\x18\x07 \x01(\x01H\x02\x88\x01\x01\x42\x0c\n\n_year_fromB\n\n\x08_year_toB\r\n\x0b_min_ratingJ\x04\x08\x06\x10\x07\"\xed\x01\n\rSearchRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\'\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x17.postersearch.v1.Filter\x12\x12\n\x05limit\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x13\n\x06offset\x18\x04 \x01(\x05H\x01\x88\x01\x01\x12)\n\x04mode\x18\x05 \x01(\x0e\x32\x1b.postersearch.v1.SearchMode\x12\x0f\n\x07\x65xclude\x18\n \x03(\t\x12\x19\n\x11\x65xclude_movie_ids\x18\x0b \x03(\t\x12\x0f\n\x07\x64iverse\x18\x0c \x01(\x08\x42\x08\n\x06_limitB\t\n\x07_offset\"\xd8\x01\n\x14SearchByImageRequest\x12\r\n\x05image\x18\x01 \x01(\x0c\x12\'\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x17.postersearch.v1.Filter\x12\x12\n\x05limit\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x13\n\x06offset\x18\x04 \x01(\x05H\x01\x88\x01\x01\x12\r\n\x05query\x18\x05 \x01(\t\x12\x0f\n\x07\x65xclude\x18\x06 \x03(\t\x12\x19\n\x11\x65xclude_movie_ids\x18\x07 \x03(\t\x12\x0f\n\x07\x64iverse\x18\x08 \x01(\x08\x42\x08\n\x06_limitB\t\n\x07_offset\"\xdc\x01\n\x15SimilarPostersRequest\x12\x10\n\x08movie_id\x18\x01 \x01(\t\x12\'\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x17.postersearch.v1.Filter\x12\x12\n\x05limit\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x13\n\x06offset\x18\x04 \x01(\x05H\x01\x88\x01\x01\x12\r\n\x05query\x18\x05 \x01(\t\x12\x0f\n\x07\x65xclude\x18\x06 \x03(\t\x12\x19\n\x11\x65xclude_movie_ids\x18\x07 \x03(\t\x12\x0f\n\x07\x64iverse\x18\x08 \x01(\x08\x42\x08\n\x06_limitB\t\n\x07_offset\"\x8b\x01\n\x06Poster\x12\x10\n\x08movie_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x11\n\x04year\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x0e\n\x06genres\x18\x04 \x03(\t\x12\x13\n\x06rating\x18\x07 \x01(\x01H\x01\x88\x01\x01\x12\x0e\n\x06poster\x18\x06 \x01(\tB\x07\n\x05_yearB\t\n\x07_ratingJ\x04\x08\x05\x10\x06\"U\n\tSearchHit\x12\'\n\x06poster\x18\x01 \x01(\x0b\x32\x17.postersearch.v1.Poster\x12\r\n\x05score\x18\x02 \x01(\x02\x12\x10\n\x08\x66ound_by\x18\x03 \x03(\t\"\x87\x01\n\x0eSearchResponse\x12(\n\x04hits\x18\x01 \x03(\x0b\x32\x1a.postersearch.v1.SearchHit\x12\x10\n\x08model_id\x18\x02 \x01(\t\x12)\n\x04mode\x18\x03 \x01(\x0e\x32\x1b.postersearch.v1.SearchMode\x12\x0e\n\x06notice\x18\x04 \x01(\t\"\x13\n\x11ListGenresRequest\"*\n\nGenreCount\x12\r\n\x05genre\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x04\"A\n\x12ListGenresResponse\x12+\n\x06genres\x18\x01 \x03(\x0b\x32\x1b.postersearch.v1.GenreCount*o\n\nSearchMode\x12\x1b\n\x17SEARCH_MODE_UNSPECIFIED\x10\x00\x12\x16\n\x12SEARCH_MODE_HYBRID\x10\x01\x12\x16\n\x12SEARCH_MODE_VECTOR\x10\x02\x12\x14\n\x10SEARCH_MODE_TEXT\x10\x03\x32\xe5\x02\n\rSearchService\x12I\n\x06Search\x12\x1e.postersearch.v1.SearchRequest\x1a\x1f.postersearch.v1.SearchResponse\x12W\n\rSearchByImage\x12%.postersearch.v1.SearchByImageRequest\x1a\x1f.postersearch.v1.SearchResponse\x12Y\n\x0eSimilarPosters\x12&.postersearch.v1.SimilarPostersRequest\x1a\x1f.postersearch.v1.SearchResponse\x12U\n\nListGenres\x12\".postersearch.v1.ListGenresRequest\x1a#.postersearch.v1.ListGenresResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cpostersearch/v1/search.proto\x12\x0fpostersearch.v1\"\xbb\x01\n\x06\x46ilter\x12\x12\n\ngenres_any\x18\x01 \x03(\t\x12\x12\n\ngenres_all\x18\x02 \x03(\t\x12\x13\n\x0bgenres_none\x18\x03 \x03(\t\x12\x16\n\tyear_from\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12\x14\n\x07year_to\x18\x05 \x01(\x05H\x01\x88\x01\x01\x12\x17\n\nmin_rating\x18\x07 \x01(\x01H\x02\x88\x01\x01\x42\x0c\n\n_year_fromB\n\n\x08_year_toB\r\n\x0b_min_ratingJ\x04\x08\x06\x10\x07\"\xb5\x02\n\rSearchRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\'\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x17.postersearch.v1.Filter\x12\x12\n\x05limit\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x13\n\x06offset\x18\x04 \x01(\x05H\x01\x88\x01\x01\x12)\n\x04mode\x18\x05 \x01(\x0e\x32\x1b.postersearch.v1.SearchMode\x12\x1c\n\x0fmin_probability\x18\x06 \x01(\x01H\x02\x88\x01\x01\x12\x14\n\x0cno_translate\x18\x07 \x01(\x08\x12\x0f\n\x07\x65xclude\x18\n \x03(\t\x12\x19\n\x11\x65xclude_movie_ids\x18\x0b \x03(\t\x12\x0f\n\x07\x64iverse\x18\x0c \x01(\x08\x42\x08\n\x06_limitB\t\n\x07_offsetB\x12\n\x10_min_probability\"\xd8\x01\n\x14SearchByImageRequest\x12\r\n\x05image\x18\x01 \x01(\x0c\x12\'\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x17.postersearch.v1.Filter\x12\x12\n\x05limit\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x13\n\x06offset\x18\x04 \x01(\x05H\x01\x88\x01\x01\x12\r\n\x05query\x18\x05 \x01(\t\x12\x0f\n\x07\x65xclude\x18\x06 \x03(\t\x12\x19\n\x11\x65xclude_movie_ids\x18\x07 \x03(\t\x12\x0f\n\x07\x64iverse\x18\x08 \x01(\x08\x42\x08\n\x06_limitB\t\n\x07_offset\"\xdc\x01\n\x15SimilarPostersRequest\x12\x10\n\x08movie_id\x18\x01 \x01(\t\x12\'\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x17.postersearch.v1.Filter\x12\x12\n\x05limit\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x13\n\x06offset\x18\x04 \x01(\x05H\x01\x88\x01\x01\x12\r\n\x05query\x18\x05 \x01(\t\x12\x0f\n\x07\x65xclude\x18\x06 \x03(\t\x12\x19\n\x11\x65xclude_movie_ids\x18\x07 \x03(\t\x12\x0f\n\x07\x64iverse\x18\x08 \x01(\x08\x42\x08\n\x06_limitB\t\n\x07_offset\"\x8b\x01\n\x06Poster\x12\x10\n\x08movie_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x11\n\x04year\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x0e\n\x06genres\x18\x04 \x03(\t\x12\x13\n\x06rating\x18\x07 \x01(\x01H\x01\x88\x01\x01\x12\x0e\n\x06poster\x18\x06 \x01(\tB\x07\n\x05_yearB\t\n\x07_ratingJ\x04\x08\x05\x10\x06\"\x7f\n\tSearchHit\x12\'\n\x06poster\x18\x01 \x01(\x0b\x32\x17.postersearch.v1.Poster\x12\r\n\x05score\x18\x02 \x01(\x02\x12\x10\n\x08\x66ound_by\x18\x03 \x03(\t\x12\x18\n\x0bprobability\x18\x04 \x01(\x02H\x00\x88\x01\x01\x42\x0e\n\x0c_probability\"N\n\x0bTranslation\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x10\n\x08model_id\x18\x03 \x01(\t\x12\x0f\n\x07scripts\x18\x04 \x03(\t\">\n\x0bQueryTokens\x12\x0e\n\x06tokens\x18\x01 \x01(\r\x12\x0c\n\x04read\x18\x02 \x01(\r\x12\x11\n\tread_text\x18\x03 \x01(\t\"\x85\x02\n\x0eSearchResponse\x12(\n\x04hits\x18\x01 \x03(\x0b\x32\x1a.postersearch.v1.SearchHit\x12\x10\n\x08model_id\x18\x02 \x01(\t\x12)\n\x04mode\x18\x03 \x01(\x0e\x32\x1b.postersearch.v1.SearchMode\x12\x0e\n\x06notice\x18\x04 \x01(\t\x12\x31\n\x0btranslation\x18\x05 \x01(\x0b\x32\x1c.postersearch.v1.Translation\x12\x15\n\rno_good_match\x18\x06 \x01(\x08\x12\x32\n\x0cquery_tokens\x18\x07 \x01(\x0b\x32\x1c.postersearch.v1.QueryTokens\"\x13\n\x11ListGenresRequest\"*\n\nGenreCount\x12\r\n\x05genre\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x04\"A\n\x12ListGenresResponse\x12+\n\x06genres\x18\x01 \x03(\x0b\x32\x1b.postersearch.v1.GenreCount*o\n\nSearchMode\x12\x1b\n\x17SEARCH_MODE_UNSPECIFIED\x10\x00\x12\x16\n\x12SEARCH_MODE_HYBRID\x10\x01\x12\x16\n\x12SEARCH_MODE_VECTOR\x10\x02\x12\x14\n\x10SEARCH_MODE_TEXT\x10\x03\x32\xe5\x02\n\rSearchService\x12I\n\x06Search\x12\x1e.postersearch.v1.SearchRequest\x1a\x1f.postersearch.v1.SearchResponse\x12W\n\rSearchByImage\x12%.postersearch.v1.SearchByImageRequest\x1a\x1f.postersearch.v1.SearchResponse\x12Y\n\x0eSimilarPosters\x12&.postersearch.v1.SimilarPostersRequest\x1a\x1f.postersearch.v1.SearchResponse\x12U\n\nListGenres\x12\".postersearch.v1.ListGenresRequest\x1a#.postersearch.v1.ListGenresResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'postersearch.v1.search_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SEARCHMODE']._serialized_start=1420
-  _globals['_SEARCHMODE']._serialized_end=1531
+  _globals['_SEARCHMODE']._serialized_start=1804
+  _globals['_SEARCHMODE']._serialized_end=1915
   _globals['_FILTER']._serialized_start=50
   _globals['_FILTER']._serialized_end=237
   _globals['_SEARCHREQUEST']._serialized_start=240
-  _globals['_SEARCHREQUEST']._serialized_end=477
-  _globals['_SEARCHBYIMAGEREQUEST']._serialized_start=480
-  _globals['_SEARCHBYIMAGEREQUEST']._serialized_end=696
-  _globals['_SIMILARPOSTERSREQUEST']._serialized_start=699
-  _globals['_SIMILARPOSTERSREQUEST']._serialized_end=919
-  _globals['_POSTER']._serialized_start=922
-  _globals['_POSTER']._serialized_end=1061
-  _globals['_SEARCHHIT']._serialized_start=1063
-  _globals['_SEARCHHIT']._serialized_end=1148
-  _globals['_SEARCHRESPONSE']._serialized_start=1151
-  _globals['_SEARCHRESPONSE']._serialized_end=1286
-  _globals['_LISTGENRESREQUEST']._serialized_start=1288
-  _globals['_LISTGENRESREQUEST']._serialized_end=1307
-  _globals['_GENRECOUNT']._serialized_start=1309
-  _globals['_GENRECOUNT']._serialized_end=1351
-  _globals['_LISTGENRESRESPONSE']._serialized_start=1353
-  _globals['_LISTGENRESRESPONSE']._serialized_end=1418
-  _globals['_SEARCHSERVICE']._serialized_start=1534
-  _globals['_SEARCHSERVICE']._serialized_end=1891
+  _globals['_SEARCHREQUEST']._serialized_end=549
+  _globals['_SEARCHBYIMAGEREQUEST']._serialized_start=552
+  _globals['_SEARCHBYIMAGEREQUEST']._serialized_end=768
+  _globals['_SIMILARPOSTERSREQUEST']._serialized_start=771
+  _globals['_SIMILARPOSTERSREQUEST']._serialized_end=991
+  _globals['_POSTER']._serialized_start=994
+  _globals['_POSTER']._serialized_end=1133
+  _globals['_SEARCHHIT']._serialized_start=1135
+  _globals['_SEARCHHIT']._serialized_end=1262
+  _globals['_TRANSLATION']._serialized_start=1264
+  _globals['_TRANSLATION']._serialized_end=1342
+  _globals['_QUERYTOKENS']._serialized_start=1344
+  _globals['_QUERYTOKENS']._serialized_end=1406
+  _globals['_SEARCHRESPONSE']._serialized_start=1409
+  _globals['_SEARCHRESPONSE']._serialized_end=1670
+  _globals['_LISTGENRESREQUEST']._serialized_start=1672
+  _globals['_LISTGENRESREQUEST']._serialized_end=1691
+  _globals['_GENRECOUNT']._serialized_start=1693
+  _globals['_GENRECOUNT']._serialized_end=1735
+  _globals['_LISTGENRESRESPONSE']._serialized_start=1737
+  _globals['_LISTGENRESRESPONSE']._serialized_end=1802
+  _globals['_SEARCHSERVICE']._serialized_start=1918
+  _globals['_SEARCHSERVICE']._serialized_end=2275
 # @@protoc_insertion_point(module_scope)

@@ -35,12 +35,14 @@ class Filter(_message.Message):
     def __init__(self, genres_any: _Optional[_Iterable[str]] = ..., genres_all: _Optional[_Iterable[str]] = ..., genres_none: _Optional[_Iterable[str]] = ..., year_from: _Optional[int] = ..., year_to: _Optional[int] = ..., min_rating: _Optional[float] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
-    __slots__ = ("query", "filter", "limit", "offset", "mode", "exclude", "exclude_movie_ids", "diverse")
+    __slots__ = ("query", "filter", "limit", "offset", "mode", "min_probability", "no_translate", "exclude", "exclude_movie_ids", "diverse")
     QUERY_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
+    MIN_PROBABILITY_FIELD_NUMBER: _ClassVar[int]
+    NO_TRANSLATE_FIELD_NUMBER: _ClassVar[int]
     EXCLUDE_FIELD_NUMBER: _ClassVar[int]
     EXCLUDE_MOVIE_IDS_FIELD_NUMBER: _ClassVar[int]
     DIVERSE_FIELD_NUMBER: _ClassVar[int]
@@ -49,10 +51,12 @@ class SearchRequest(_message.Message):
     limit: int
     offset: int
     mode: SearchMode
+    min_probability: float
+    no_translate: bool
     exclude: _containers.RepeatedScalarFieldContainer[str]
     exclude_movie_ids: _containers.RepeatedScalarFieldContainer[str]
     diverse: bool
-    def __init__(self, query: _Optional[str] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ..., mode: _Optional[_Union[SearchMode, str]] = ..., exclude: _Optional[_Iterable[str]] = ..., exclude_movie_ids: _Optional[_Iterable[str]] = ..., diverse: _Optional[bool] = ...) -> None: ...
+    def __init__(self, query: _Optional[str] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ..., mode: _Optional[_Union[SearchMode, str]] = ..., min_probability: _Optional[float] = ..., no_translate: _Optional[bool] = ..., exclude: _Optional[_Iterable[str]] = ..., exclude_movie_ids: _Optional[_Iterable[str]] = ..., diverse: _Optional[bool] = ...) -> None: ...
 
 class SearchByImageRequest(_message.Message):
     __slots__ = ("image", "filter", "limit", "offset", "query", "exclude", "exclude_movie_ids", "diverse")
@@ -111,26 +115,56 @@ class Poster(_message.Message):
     def __init__(self, movie_id: _Optional[str] = ..., title: _Optional[str] = ..., year: _Optional[int] = ..., genres: _Optional[_Iterable[str]] = ..., rating: _Optional[float] = ..., poster: _Optional[str] = ...) -> None: ...
 
 class SearchHit(_message.Message):
-    __slots__ = ("poster", "score", "found_by")
+    __slots__ = ("poster", "score", "found_by", "probability")
     POSTER_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     FOUND_BY_FIELD_NUMBER: _ClassVar[int]
+    PROBABILITY_FIELD_NUMBER: _ClassVar[int]
     poster: Poster
     score: float
     found_by: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, poster: _Optional[_Union[Poster, _Mapping]] = ..., score: _Optional[float] = ..., found_by: _Optional[_Iterable[str]] = ...) -> None: ...
+    probability: float
+    def __init__(self, poster: _Optional[_Union[Poster, _Mapping]] = ..., score: _Optional[float] = ..., found_by: _Optional[_Iterable[str]] = ..., probability: _Optional[float] = ...) -> None: ...
+
+class Translation(_message.Message):
+    __slots__ = ("source", "text", "model_id", "scripts")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    SCRIPTS_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    text: str
+    model_id: str
+    scripts: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, source: _Optional[str] = ..., text: _Optional[str] = ..., model_id: _Optional[str] = ..., scripts: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class QueryTokens(_message.Message):
+    __slots__ = ("tokens", "read", "read_text")
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    READ_FIELD_NUMBER: _ClassVar[int]
+    READ_TEXT_FIELD_NUMBER: _ClassVar[int]
+    tokens: int
+    read: int
+    read_text: str
+    def __init__(self, tokens: _Optional[int] = ..., read: _Optional[int] = ..., read_text: _Optional[str] = ...) -> None: ...
 
 class SearchResponse(_message.Message):
-    __slots__ = ("hits", "model_id", "mode", "notice")
+    __slots__ = ("hits", "model_id", "mode", "notice", "translation", "no_good_match", "query_tokens")
     HITS_FIELD_NUMBER: _ClassVar[int]
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     NOTICE_FIELD_NUMBER: _ClassVar[int]
+    TRANSLATION_FIELD_NUMBER: _ClassVar[int]
+    NO_GOOD_MATCH_FIELD_NUMBER: _ClassVar[int]
+    QUERY_TOKENS_FIELD_NUMBER: _ClassVar[int]
     hits: _containers.RepeatedCompositeFieldContainer[SearchHit]
     model_id: str
     mode: SearchMode
     notice: str
-    def __init__(self, hits: _Optional[_Iterable[_Union[SearchHit, _Mapping]]] = ..., model_id: _Optional[str] = ..., mode: _Optional[_Union[SearchMode, str]] = ..., notice: _Optional[str] = ...) -> None: ...
+    translation: Translation
+    no_good_match: bool
+    query_tokens: QueryTokens
+    def __init__(self, hits: _Optional[_Iterable[_Union[SearchHit, _Mapping]]] = ..., model_id: _Optional[str] = ..., mode: _Optional[_Union[SearchMode, str]] = ..., notice: _Optional[str] = ..., translation: _Optional[_Union[Translation, _Mapping]] = ..., no_good_match: _Optional[bool] = ..., query_tokens: _Optional[_Union[QueryTokens, _Mapping]] = ...) -> None: ...
 
 class ListGenresRequest(_message.Message):
     __slots__ = ()

@@ -20,11 +20,14 @@ from encoder_service.admission import AdmittedEncoder, DecodeBudget, decode_cost
 from encoder_service.client import GrpcEncoder
 from postersearch.callers import CALLER
 from postersearch.encoding import (
+    EncodedTexts,
     EncoderInfo,
     ImageOutcome,
     InvalidInputError,
     OverloadedError,
+    TranslatorUnavailableError,
     Vectors,
+    read_whole,
 )
 from postersearch.v1 import encoder_pb2 as pb
 from postersearch.v1 import encoder_pb2_grpc
@@ -62,6 +65,12 @@ class HeldEncoder:
 
     async def encode_texts(self, texts: Sequence[str]) -> Vectors:
         return np.zeros((len(texts), 4), dtype=np.float32)
+
+    async def encode_texts_read(self, texts: Sequence[str]) -> EncodedTexts:
+        return EncodedTexts(await self.encode_texts(texts), read_whole(texts))
+
+    async def translate(self, texts: Sequence[str]) -> list[str]:
+        raise TranslatorUnavailableError("this stand-in encoder runs no translator")
 
     async def encode_images(self, images: Sequence[bytes]) -> list[ImageOutcome]:
         tag = len(self.started)

@@ -11,13 +11,16 @@ import numpy as np
 from PIL import Image
 
 from postersearch.encoding import (
+    EncodedTexts,
     EncoderInfo,
     EncoderUnavailableError,
     ImageErrorCode,
     ImageFailure,
     ImageOutcome,
     InvalidInputError,
+    TranslatorUnavailableError,
     Vectors,
+    read_whole,
 )
 
 DIMENSION = 16
@@ -69,6 +72,12 @@ class HashEncoder:
 
     async def encode_texts(self, texts: Sequence[str]) -> Vectors:
         return np.stack([self._vector(t.encode()) for t in texts])
+
+    async def encode_texts_read(self, texts: Sequence[str]) -> EncodedTexts:
+        return EncodedTexts(await self.encode_texts(texts), read_whole(texts))
+
+    async def translate(self, texts: Sequence[str]) -> list[str]:
+        raise TranslatorUnavailableError("this stand-in encoder runs no translator")
 
     async def encode_images(self, images: Sequence[bytes]) -> list[ImageOutcome]:
         if not images or len(images) > self.max_batch_size:

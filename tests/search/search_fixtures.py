@@ -18,12 +18,14 @@ import numpy as np
 from poster_index.edge import EdgePosterIndex
 from postersearch.domain import CollectionModel, Poster, PosterVector, SearchFilter
 from postersearch.encoding import (
+    EncodedTexts,
     EncoderInfo,
     EncoderUnavailableError,
     ImageErrorCode,
     ImageFailure,
     ImageOutcome,
     Vectors,
+    read_whole,
 )
 
 DIM = 8
@@ -46,7 +48,10 @@ class KeywordEncoder:
     Images are accepted as ``IMG:<text>`` and encoded as that text; anything else is an
     undecodable image. ``down`` makes every call fail as an unreachable encoder would,
     ``fail`` raises the given error, and ``delay_s`` makes text calls slow (``cancelled``
-    counts the calls given up on meanwhile).
+    counts the calls given up on meanwhile). With a ``translator`` id it translates
+    Hangul through the ``translations`` table (a text it lacks comes back unchanged), or
+    raises ``translation_fails``; ``logit_scale`` and ``logit_bias`` make it report a
+    match probability as SigLIP does.
     """
 
     model_id: str = MODEL_ID
@@ -56,12 +61,21 @@ class KeywordEncoder:
     text_calls: list[list[str]] = field(default_factory=list)
     image_calls: int = 0
     cancelled: int = 0
+    translator: str = ""
+    translations: dict[str, str] = field(default_factory=dict)
+    translation_fails: Exception | None = None
+    translate_calls: list[list[str]] = field(default_factory=list)
+    logit_scale: float | None = None
+    logit_bias: float | None = None
 
     async def info(self) -> EncoderInfo:
         self._check()
         return EncoderInfo(
-            self.model_id, DIM, "cpu", "float32", 64, 1000, 1 << 20, 1 << 24, 1 << 24, 32
-        )
+            self.model_id, DIM, "cpu", "float32", 64, 1000, 1 << 20, 1 << 24, 1 << 24, 32,
+            logit_scale=self.logit_scale, logit_bias=self.logit_bias,
+            translator_model_id=self.translator,
+            translation_scripts=("Hangul",) if self.translator else (),
+        )  # fmt: skip
 
     async def encode_texts(self, texts: Sequence[str]) -> Vectors:
         self._check()
@@ -73,6 +87,16 @@ class KeywordEncoder:
                 self.cancelled += 1
                 raise
         return np.stack([text_vector(t) for t in texts])
+
+    async def encode_texts_read(self, texts: Sequence[str]) -> EncodedTexts:
+        return EncodedTexts(await self.encode_texts(texts), read_whole(texts))
+
+    async def translate(self, texts: Sequence[str]) -> list[str]:
+        self._check()
+        self.translate_calls.append(list(texts))
+        if self.translation_fails is not None:
+            raise self.translation_fails
+        return [self.translations.get(t, t) for t in texts]
 
     async def encode_images(self, images: Sequence[bytes]) -> list[ImageOutcome]:
         self._check()

@@ -35,7 +35,7 @@ def test_search_prints_a_table_over_the_embedded_index(
     assert "mode: hybrid" in err
     lines = out.strip().splitlines()
     assert lines[0].split() == [
-        "#", "score", "title", "year", "genres", "rating", "poster", "found", "by"
+        "#", "score", "title", "year", "genres", "rating", "poster", "prob", "found", "by"
     ]  # fmt: skip
     assert set(lines[1]) <= {"-", " "}
     assert [line.split()[0] for line in lines[2:]] == ["1", "2", "3", "4"]

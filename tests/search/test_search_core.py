@@ -184,7 +184,7 @@ BAD_REQUESTS = [
     ({"query": "x", "offset": -1}, "offset must be 0 or more"),
     ({"query": ""}, "the query is empty and no filter is set"),
     ({"query": " \t\n "}, "the query is empty and no filter is set"),
-    ({"query": "x" * 501}, "query is 501 characters long; at most 500"),
+    ({"query": "x" * 1001}, "query is 1001 characters long; at most 1000"),
 ]
 
 

@@ -31,18 +31,21 @@ from PIL import Image, ImageDraw, ImageFont
 from poster_index.edge import EdgePosterIndex
 from postersearch.domain import CollectionModel, Poster, PosterVector
 from postersearch.encoding import (
+    EncodedTexts,
     EncoderInfo,
     ImageErrorCode,
     ImageFailure,
     ImageOutcome,
     InvalidInputError,
     Vectors,
+    read_whole,
 )
 from search_service.core import PosterSearch
 from search_service.settings import SearchSettings
 from web_ui.app import create_app
 
 MODEL_ID = "test/mean-colour"
+TRANSLATOR_ID = "test/colour-words"
 DIMENSION = 4
 
 COLOURS: dict[str, tuple[int, int, int]] = {
@@ -82,6 +85,11 @@ class ColourEncoder:
             max_image_pixels=20_000_000,
             max_message_bytes=16 * 1024 * 1024,
             image_size=32,
+            # A SigLIP-like calibration, so that hits carry a match probability.
+            logit_scale=10.0,
+            logit_bias=-5.0,
+            translator_model_id=TRANSLATOR_ID,
+            translation_scripts=("Hangul",),
         )
 
     async def encode_texts(self, texts: Sequence[str]) -> Vectors:
@@ -98,6 +106,13 @@ class ColourEncoder:
                 rgb = np.array(list(digest[:3]), dtype=np.float32)
             rows.append(_colour_vector(rgb))
         return np.stack(rows)
+
+    async def encode_texts_read(self, texts: Sequence[str]) -> EncodedTexts:
+        return EncodedTexts(await self.encode_texts(texts), read_whole(texts))
+
+    async def translate(self, texts: Sequence[str]) -> list[str]:
+        # Word by word through the colour table: "빨간 포스터" becomes "red 포스터".
+        return [" ".join(_WORDS.get(w, w) for w in text.split()) for text in texts]
 
     async def encode_images(self, images: Sequence[bytes]) -> list[ImageOutcome]:
         if not images:

@@ -15,7 +15,7 @@
   const KEPT_IMAGES = 20;
   const ADDRESS_FIELDS = new Set([
     "query", "similar", "image", "genres_any", "genres_all", "genres_none",
-    "year_from", "year_to", "min_rating", "pages", "mode",
+    "year_from", "year_to", "min_rating", "pages", "mode", "min_probability", "no_translate",
     "exclude", "exclude_movie_ids", "diverse", "words",
   ]);
   const MAX_EXCLUSIONS = 10; // of each kind, as the service accepts
@@ -38,6 +38,9 @@
   const wordsInput = $("words");
   const notLike = $("not-like");
   const notLikeList = $("not-like-list");
+  const minProbability = $("min-probability");
+  const translateBox = $("translate");
+  const queryNote = $("query-note");
   const results = $("results");
   const statusLine = $("status");
   const errorBox = $("error");
@@ -65,6 +68,7 @@
     year_to: [yearTo, $("year-to-error")],
     min_rating: [minRating, $("min-rating-error")],
     exclude: [excludeInput, $("exclude-error")],
+    min_probability: [minProbability, $("min-probability-error")],
   };
   const narrowScreen = window.matchMedia("(max-width: 640px)");
 
@@ -89,6 +93,7 @@
       year_from: "", year_to: "", min_rating: "", pages: 1, mode: "",
       // What to stay away from, a diverse page, and words that change an image's look.
       exclude: [], excludeMovies: [], excludeTitles: {}, diverse: false, words: "",
+      min_probability: "", no_translate: false,
     };
   }
 
@@ -106,6 +111,14 @@
     return params;
   }
 
+  // How the words are understood: the mode, the match cutoff and translation.
+  function understandingParams(state) {
+    const params = new URLSearchParams();
+    if (state.mode) params.set("mode", state.mode);
+    if (state.min_probability !== "") params.set("min_probability", state.min_probability.trim());
+    if (state.no_translate) params.set("no_translate", "1");
+    return params;
+  }
 
   // Exclusions, diversity and words steer a search by words, an image or a movie; browsing
   // by filter alone has nothing to steer, so they are not sent then (the form keeps them).
@@ -125,7 +138,9 @@
   function addressOf(state) {
     const params = new URLSearchParams();
     if (state.kind === "text" && state.query) params.set("query", state.query);
-    if (state.kind === "text" && state.query && state.mode) params.set("mode", state.mode);
+    if (state.kind === "text" && state.query) {
+      for (const [k, v] of understandingParams(state)) params.set(k, v);
+    }
     if (state.kind === "similar") params.set("similar", state.movieId);
     if (state.kind === "image") params.set("image", state.imageKey);
     if (state.kind !== "text" && state.words) params.set("words", state.words);
@@ -178,6 +193,8 @@
       }
     }
     state.words = (params.get("words") || "").trim();
+    state.min_probability = params.get("min_probability") || "";
+    state.no_translate = ["1", "true"].includes(params.get("no_translate") || "");
     const pages = params.get("pages");
     if (pages !== null) {
       if (/^\d{1,3}$/.test(pages) && Number(pages) >= 1) state.pages = Number(pages);
@@ -223,6 +240,8 @@
     state.diverse = diverseBox.checked;
     state.excludeMovies = shownExcludes.ids.slice();
     state.excludeTitles = { ...shownExcludes.titles };
+    state.min_probability = minProbability.value.trim();
+    state.no_translate = !translateBox.checked;
     return state;
   }
 
@@ -269,6 +288,9 @@
     wordsInput.value = state.kind === "similar" || state.kind === "image" ? state.words : "";
     showExcludes(state);
     if (state.mode || state.exclude.length || state.excludeMovies.length || state.diverse) $("steer").open = true;
+    minProbability.value = state.min_probability;
+    translateBox.checked = !state.no_translate;
+    if (state.min_probability !== "" || state.no_translate) $("match-options").open = true;
     if (state.genres_all.length || state.genres_none.length) moreGenres.open = true;
     updateFilterCounts();
   }
@@ -287,6 +309,8 @@
   // ---- Messages --------------------------------------------------------------------
 
   function setFieldError(name, message) {
+    // An error in a closed disclosure would be unseen.
+    if (name === "min_probability" && message) $("match-options").open = true;
     const [input, box] = fieldErrors[name];
     box.textContent = message || "";
     box.hidden = !message;
@@ -353,6 +377,10 @@
     if (r !== "" && !(/^\d+(\.\d*)?$|^\.\d+$/.test(r) && Number(r) <= 10)) {
       problems.push(["min_rating", `Min rating must be a number from 0 to 10, such as 7.5 (not “${r}”).`]);
     }
+    const p = state.min_probability;
+    if (p !== "" && !(/^\d+(\.\d*)?$|^\.\d+$/.test(p) && Number(p) <= 1)) {
+      problems.push(["min_probability", `Min match must be a probability from 0 to 1, such as 0.5 (not “${p}”).`]);
+    }
     return problems;
   }
 
@@ -373,7 +401,7 @@
       return ["image", `${state.imageName || "The image"} could not be used: it is not a JPEG, PNG or WebP ` +
         "image the service can read. Try another file."];
     }
-    for (const field of ["year_from", "year_to", "min_rating"]) {
+    for (const field of ["year_from", "year_to", "min_rating", "min_probability"]) {
       if ((message || "").startsWith(field)) return [field, message];
     }
     if (/genre/.test(message || "")) return ["genres", message];
@@ -409,7 +437,7 @@
       let response;
       if (state.kind === "text") {
         params.set("query", state.query);
-        if (state.mode) params.set("mode", state.mode);
+        for (const [k, v] of understandingParams(state)) params.set(k, v);
         response = await fetch(`/api/search?${params}`);
       } else if (state.kind === "similar") {
         response = await fetch(`/api/similar/${encodeURIComponent(state.movieId)}?${params}`);
@@ -427,7 +455,7 @@
         continue;
       }
       if (!response.ok || !data) return { status: response.status, error: data && data.error };
-      return { hits: data.hits || [] };
+      return { hits: data.hits || [], about: data };
     }
   }
 
@@ -535,6 +563,24 @@
     img.addEventListener("load", () => { img.hidden = false; }, { once: true });
   }
 
+  function matchPercent(p) {
+    const percent = 100 * Number(p);
+    return percent >= 1 || percent === 0 ? `${Math.round(percent)}%` : "under 1%";
+  }
+
+  // What the service says about how it understood the words: the translation it searched
+  // with too, and its notices (a query longer than the model reads, no good match...).
+  function showQueryNote(about) {
+    const parts = [];
+    if (about && about.translation) parts.push(`Also searched in English as “${about.translation.text}”.`);
+    if (about && about.notice) {
+      const first = about.notice.charAt(0).toUpperCase() + about.notice.slice(1);
+      parts.push(first.endsWith(".") ? first : `${first}.`);
+    }
+    queryNote.textContent = parts.join(" ");
+    queryNote.hidden = parts.length === 0;
+  }
+
   function card(hit, state) {
     const poster = hit.poster;
     const node = template.content.firstElementChild.cloneNode(true);
@@ -555,8 +601,10 @@
     // Browsing by filter alone scores by rating, which the line above already shows.
     const browsing = state.kind === "text" && !state.query.trim();
     const found = (hit.found_by || []).map((b) => BRANCH_NAMES[b]).filter(Boolean);
+    // The model's match probability, where it defines one (SigLIP).
+    const match = hit.probability != null ? `, match ${matchPercent(hit.probability)}` : "";
     node.querySelector(".score").textContent = browsing ? "" :
-      `score ${Number(hit.score).toFixed(3)}` + (found.length ? `, found by ${found.join(" and ")}` : "");
+      `score ${Number(hit.score).toFixed(3)}${match}` + (found.length ? `, found by ${found.join(" and ")}` : "");
     node.querySelector(".placeholder").textContent = label;
 
     if (poster.image_url) {
@@ -636,6 +684,7 @@
     statusLine.textContent = "Searching…";
     const want = state.pages * PAGE_SIZE;
     const hits = [];
+    let about = null;
     let failure = null;
     try {
       while (hits.length < want) {
@@ -647,6 +696,7 @@
         });
         if (seq !== requestSeq || page.cancelled) return;
         if (!page.hits) { failure = page; break; }
+        if (about === null) about = page.about;
         hits.push(...page.hits);
         if (page.hits.length < limit) break;
       }
@@ -668,7 +718,10 @@
     results.replaceChildren(...hits.map((hit) => card(hit, shown)));
     showHeading(shown, image);
     showExcludes(shown);
-    statusLine.textContent = describe(shown, loaded, !exhausted);
+    statusLine.textContent = about && about.no_good_match
+      ? `No good match for “${shown.query.trim()}”. Lower “Min match” or try other words.`
+      : describe(shown, loaded, !exhausted);
+    showQueryNote(about);
     updateMore();
     if (collapse && narrowScreen.matches) closeFilters();
     if (scrollY !== null) window.scrollTo(0, scrollY);
@@ -968,7 +1021,8 @@
   diverseBox.addEventListener("change", () => filtersChanged());
   let debounce = 0;
   modeSelect.addEventListener("change", () => { if (queryInput.value.trim()) filtersChanged(); });
-  for (const input of [yearFrom, yearTo, minRating]) {
+  translateBox.addEventListener("change", () => { if (queryInput.value.trim()) filtersChanged(); });
+  for (const input of [yearFrom, yearTo, minRating, minProbability]) {
     input.addEventListener("input", () => {
       clearTimeout(debounce);
       debounce = setTimeout(filtersChanged, 450);
