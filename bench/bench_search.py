@@ -29,6 +29,7 @@ import time
 import zlib
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import grpc
 import numpy as np
@@ -100,7 +101,9 @@ def build_collection(path: Path, count: int, model: CollectionModel) -> EdgePost
     return index
 
 
-def summarise(name: str, clients: int, runs: list[tuple[list[float], int, float]]) -> dict:
+def summarise(
+    name: str, clients: int, runs: list[tuple[list[float], int, float]]
+) -> dict[str, Any]:
     """Latency percentiles over every round, throughput as requests over summed wall time."""
     latencies = sorted(x for run in runs for x in run[0])
     errors = sum(run[1] for run in runs)
@@ -252,7 +255,7 @@ async def components(encoder: Encoder, index: EdgePosterIndex, dimension: int) -
     )
 
 
-def report(rows: list[dict]) -> None:
+def report(rows: list[dict[str, Any]]) -> None:
     """Prints the table and the gRPC / in-process ratios."""
     header = ("mode", "clients", "requests", "errors", "p50 ms", "p99 ms", "req/s")
     print(f"{header[0]:<11}" + "".join(f"{h:>9}" for h in header[1:]))

@@ -330,7 +330,7 @@ class PosterSearch:
             return cached
         self._check_model(await self._info(), model)
         vectors: Vectors = await self._encoder_call(self._encoder.encode_texts([text]))
-        vector = vectors[0]
+        vector: Vector = vectors[0]
         self._check_dimension(len(vector), model)
         self._cache.put(text, vector)
         return vector
