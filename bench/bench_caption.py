@@ -31,7 +31,8 @@ from pathlib import Path
 
 from encoder_service.model import dtype_name
 from ingest.caption import CaptionOptions, run_caption
-from ingest.captioner import Captioner, CaptionerConfig, decode_poster
+from ingest.caption_config import CaptionerConfig
+from ingest.captioner import Captioner, decode_poster
 from ingest.readers import read_dataset
 from ingest.synth import generate_synthetic
 from poster_index.edge import EdgePosterIndex

@@ -33,6 +33,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -288,7 +289,9 @@ async def run(args: argparse.Namespace) -> None:
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {cores} cores")
 
 
-def _encode_all(encode: Callable[[list], np.ndarray], items: list, batch: int) -> np.ndarray:
+def _encode_all(
+    encode: Callable[[list[Any]], np.ndarray], items: list[Any], batch: int
+) -> np.ndarray:
     return np.concatenate([encode(items[i : i + batch]) for i in range(0, len(items), batch)])
 
 

@@ -42,7 +42,7 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -268,7 +268,7 @@ async def stages(index: EdgePosterIndex, queries: list[Query], repeats: int) -> 
     vectors = {q.text: (await encoder.encode_texts([q.text]))[0].tolist() for q in queries}
     lexical = {q.text: lexical_query(q.text) for q in queries}
     everything = SearchFilter()
-    parts = {
+    parts: dict[str, Callable[[str], object]] = {
         "BM25 query terms, uncached": lambda text: lexical_query.__wrapped__(text),
         "index: vector search": lambda text: index.search(vectors[text], everything, 10),
         "index: text search (lexical branch)": lambda text: index.text_search(

@@ -31,6 +31,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import qdrant_edge as edge
@@ -122,7 +123,7 @@ def scores_of(data: Collection, queries: Queries) -> np.ndarray:
     return out
 
 
-def ids_of(hits: list) -> list[str]:
+def ids_of(hits: list[Any]) -> list[str]:
     return [h.poster.movie_id for h in hits]
 
 
@@ -243,7 +244,7 @@ def footprint(index: EdgePosterIndex, arrays_bytes: int) -> str:
     )
 
 
-def _arg_type(field: dataclasses.Field) -> Callable[[str], object]:
+def _arg_type(field: dataclasses.Field[Any]) -> Callable[[str], object]:
     if field.name in ("int8_quantile", "oversampling"):
         return float
     if field.name in ("int8", "acorn"):

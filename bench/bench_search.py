@@ -42,6 +42,7 @@ import time
 import zlib
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import grpc
 import numpy as np
@@ -115,7 +116,9 @@ def build_collection(path: Path, count: int, model: CollectionModel) -> EdgePost
     return index
 
 
-def summarise(name: str, clients: int, runs: list[tuple[list[float], int, float]]) -> dict:
+def summarise(
+    name: str, clients: int, runs: list[tuple[list[float], int, float]]
+) -> dict[str, Any]:
     """Latency percentiles over every round, throughput as requests over summed wall time."""
     latencies = sorted(x for run in runs for x in run[0])
     errors = sum(run[1] for run in runs)
@@ -316,7 +319,7 @@ async def steering_latency(search: PosterSearch, requests: int, rounds: int) -> 
         print(f"{name:<20}{p50 * 1000:>9.2f}{p99 * 1000:>9.2f}{p50 / plain:>9.2f}x")
 
 
-def report(rows: list[dict]) -> None:
+def report(rows: list[dict[str, Any]]) -> None:
     """Prints the table and the gRPC / in-process ratios."""
     header = ("mode", "clients", "requests", "errors", "p50 ms", "p99 ms", "req/s")
     print(f"{header[0]:<11}" + "".join(f"{h:>9}" for h in header[1:]))
@@ -440,7 +443,8 @@ def merge_quality(queries: int = 400, count: int = 20_000, dimension: int = 64) 
         other = rng.normal(size=dimension)
         other -= other.dot(direction) * direction
         other /= np.linalg.norm(other)
-        return cosine * direction + np.sqrt(1 - cosine**2) * other
+        turned_vector: np.ndarray = cosine * direction + np.sqrt(1 - cosine**2) * other
+        return turned_vector
 
     def ranking(vector: np.ndarray, depth: int = 10) -> list[SearchHit]:
         scores = posters @ vector

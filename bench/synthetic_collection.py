@@ -63,7 +63,7 @@ class Collection:
 
     def genre_share(self) -> np.ndarray:
         """The share of posters that have each genre."""
-        return self.genres.mean(axis=0)
+        return np.asarray(self.genres.mean(axis=0))
 
 
 @dataclasses.dataclass
@@ -75,7 +75,7 @@ class Queries:
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
-    return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
+    return np.asarray(x / np.linalg.norm(x, axis=-1, keepdims=True), dtype=np.float32)
 
 
 def _cluster_vectors(

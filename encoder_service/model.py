@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -265,7 +265,7 @@ class ModelRuntime:
         """
         inner = self._model[0].model
         side = self.image.size
-        towers = (
+        towers: tuple[tuple[str, str, Callable[[], np.ndarray]], ...] = (
             ("text", "text_model", lambda: self.encode_texts(PROBE_TEXTS)),
             ("image", "vision_model", lambda: self.encode_pixels(probe_images(side))),
         )

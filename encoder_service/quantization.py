@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
@@ -32,7 +33,7 @@ class PerItemLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() < 2 or x.shape[0] == 1:
-            return self.quantized(x)
+            return cast(torch.Tensor, self.quantized(x))
         return torch.cat([self.quantized(x[i : i + 1]) for i in range(x.shape[0])])
 
 
@@ -110,7 +111,7 @@ def quantize_tower(tower: nn.Module) -> QuantizedTower:
             # One weight scale per output channel: closer to float32 than one per tensor
             # at the same speed.
             linear.qconfig = per_channel_dynamic_qconfig  # type: ignore[assignment]
-            quantized = DynamicLinear.from_float(linear)
+            quantized = DynamicLinear.from_float(linear)  # type: ignore[no-untyped-call]
             del linear.qconfig
             setattr(parent, name, PerItemLinear(quantized))
             swapped.originals.append((parent, name, linear))

@@ -69,7 +69,7 @@ class Captioner:
         self.device = resolve_device(config.device)
         self.dtype = resolve_dtype(config.dtype, self.device)
         try:
-            self._processor: Any = AutoProcessor.from_pretrained(config.model)
+            self._processor: Any = AutoProcessor.from_pretrained(config.model)  # type: ignore[no-untyped-call]
             model: Any = AutoModelForImageTextToText.from_pretrained(config.model, dtype=self.dtype)
         except Exception as exc:
             raise CaptionerError(

@@ -36,7 +36,7 @@ class RetryPolicy:
         knocking again in the same instant.
         """
         base = min(self.max_delay_s, self.base_delay_s * (2**retry))
-        return base * random.uniform(0.8, 1.2)
+        return float(base * random.uniform(0.8, 1.2))
 
 
 class IngestError(Exception):

@@ -61,6 +61,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+# Batches of posters from the reader to the workers; None marks the end.
+_Batches = asyncio.Queue[list[Poster] | None]
 
 _ENCODER_TRANSIENT = (EncoderUnavailableError, OverloadedError)
 _INDEX_TRANSIENT = (IndexUnavailableError,)
@@ -167,7 +169,7 @@ class _Run:
         # A rejected row without an id is reported by shard 0 only, not by every worker.
         return shard is None or shard.owns(movie_id or "")
 
-    async def produce(self, rows: Iterable[Poster | RejectedRow], queue: asyncio.Queue) -> None:
+    async def produce(self, rows: Iterable[Poster | RejectedRow], queue: _Batches) -> None:
         """Reads rows, reports rejected ones and queues batches of posters."""
         source = iter(rows)
         batch: list[Poster] = []
@@ -196,7 +198,7 @@ class _Run:
         if batch:
             await queue.put(batch)
 
-    async def consume(self, queue: asyncio.Queue) -> None:
+    async def consume(self, queue: _Batches) -> None:
         """Processes batches until the end marker."""
         while (batch := await queue.get()) is not None:
             await self.process(batch)

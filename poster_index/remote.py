@@ -234,9 +234,11 @@ class ServerPosterIndex:
         """The model recorded with the collection, or None when there is no collection."""
         return self._read_model()
 
-    def _stored_payloads(self, ids: Sequence[str], fields: Sequence[str]) -> dict[str, dict]:
+    def _stored_payloads(
+        self, ids: Sequence[str], fields: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
         """point id -> the named payload fields, for each of ids that is stored."""
-        found: dict[str, dict] = {}
+        found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(ids), RETRIEVE_CHUNK):
             records = self._client.retrieve(
                 self._collection,

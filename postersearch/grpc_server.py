@@ -104,7 +104,7 @@ def _reject(
     return grpc.unary_unary_rpc_method_handler(abort)
 
 
-class ApiKeyInterceptor(grpc.aio.ServerInterceptor):
+class ApiKeyInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ships no type information
     """Refuses calls without the right bearer key; health and reflection stay open."""
 
     def __init__(self, api_key: str) -> None:
@@ -136,7 +136,7 @@ class _Refused:
         self.message = message
 
 
-class RequestCheckInterceptor(grpc.aio.ServerInterceptor):
+class RequestCheckInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ships no type information
     """Answers UNAVAILABLE while draining, INVALID_ARGUMENT for unusable requests.
 
     gRPC itself answers a request it cannot parse with UNKNOWN and the exception's type,

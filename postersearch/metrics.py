@@ -52,14 +52,14 @@ def start_metrics_server(port: int, host: str = "0.0.0.0") -> None:
 def _code_of(context: grpc.aio.ServicerContext) -> str:
     code = context.code()
     if code is None:
-        return grpc.StatusCode.OK.name
+        return str(grpc.StatusCode.OK.name)
     # code() may be a StatusCode or the raw integer set by abort(); name both the same way.
     if isinstance(code, grpc.StatusCode):
-        return code.name
+        return str(code.name)
     return next((c.name for c in grpc.StatusCode if c.value[0] == code), str(code))
 
 
-class GrpcMetricsInterceptor(grpc.aio.ServerInterceptor):
+class GrpcMetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ships no type information
     """Counts every call and times it, labelled with the RPC and its final status code."""
 
     def __init__(self, service: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 # Sentences the WordPiece vocabulary is trained on; they only decide which words the
 # random captions are made of.
@@ -52,7 +53,7 @@ BLIP_LARGE = BlipShape(1024, 4096, 24, 16, 384, 16, 768, 3072, 12, 12, 30524)
 SHAPES = {"tiny": TINY, "blip-base": BLIP_BASE, "blip-large": BLIP_LARGE}
 
 
-def _train_tokenizer():  # type: ignore[no-untyped-def]
+def _train_tokenizer() -> Any:
     # Lazy here and below: torch and transformers are needed only when a model is built.
     from tokenizers import (
         Tokenizer,
@@ -150,7 +151,9 @@ def build_random_captioner(
     )
     model = BlipForConditionalGeneration(config)
     size = {"height": shape.image_size, "width": shape.image_size}
-    processor = BlipProcessor(image_processor=BlipImageProcessor(size=size), tokenizer=tokenizer)
+    processor = BlipProcessor(  # type: ignore[no-untyped-call]
+        image_processor=BlipImageProcessor(size=size), tokenizer=tokenizer
+    )
     model.save_pretrained(out)
     processor.save_pretrained(out)
     return out

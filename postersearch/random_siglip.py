@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 # Sentences the byte-level BPE is trained on. Byte-level BPE covers any UTF-8 text
 # (Korean included) whatever it was trained on; these only shape its merges.
@@ -73,7 +74,7 @@ SIGLIP2_BASE_256 = SiglipShape(
 SHAPES = {"tiny": TINY, "tiny-768": TINY_768, "siglip2-base-256": SIGLIP2_BASE_256}
 
 
-def _train_tokenizer(max_tokens: int, vocab_size: int | None):  # type: ignore[no-untyped-def]
+def _train_tokenizer(max_tokens: int, vocab_size: int | None) -> Any:
     # Lazy here and below: the demo imports this module, and needs torch and transformers
     # only when it builds a stand-in.
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
@@ -92,7 +93,7 @@ def _train_tokenizer(max_tokens: int, vocab_size: int | None):  # type: ignore[n
     tokenizer.post_processor = processors.TemplateProcessing(
         single="$A </s>", special_tokens=[("</s>", eos_id)]
     )
-    fast = PreTrainedTokenizerFast(
+    fast = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
         tokenizer_object=tokenizer,
         pad_token="<pad>",
         eos_token="</s>",
@@ -149,7 +150,7 @@ def build_random_siglip(out_dir: str | Path, shape: SiglipShape = TINY, seed: in
     image_processor = SiglipImageProcessor(
         size={"height": shape.image_size, "width": shape.image_size}
     )
-    processor = SiglipProcessor(image_processor=image_processor, tokenizer=tokenizer)
+    processor = SiglipProcessor(image_processor=image_processor, tokenizer=tokenizer)  # type: ignore[no-untyped-call]
     model.save_pretrained(out)
     processor.save_pretrained(out)
     return out

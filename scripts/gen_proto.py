@@ -19,7 +19,17 @@ from grpc_tools import protoc
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "proto"
 PACKAGE_DIR = Path("postersearch") / "v1"
-GENERATED_SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py")
+GENERATED_SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py", "_pb2_grpc.pyi")
+
+
+def _grpc_stub_plugin() -> str:
+    """mypy-protobuf's protoc plugin, which types the *_pb2_grpc modules (.pyi)."""
+    # Beside this Python first: the plugin is a console script of the same environment.
+    beside = Path(sys.executable).parent / "protoc-gen-mypy_grpc"
+    found = str(beside) if beside.exists() else shutil.which("protoc-gen-mypy_grpc")
+    if found is None:
+        raise SystemExit("protoc-gen-mypy_grpc not found: pip install the dev extra")
+    return found
 
 
 def generate(out_dir: Path) -> list[Path]:
@@ -33,6 +43,8 @@ def generate(out_dir: Path) -> list[Path]:
         f"--python_out={out_dir}",
         f"--pyi_out={out_dir}",
         f"--grpc_python_out={out_dir}",
+        f"--plugin=protoc-gen-mypy_grpc={_grpc_stub_plugin()}",
+        f"--mypy_grpc_out={out_dir}",
         *[str(p) for p in protos],
     ]
     if protoc.main(args) != 0:

@@ -8,7 +8,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ingest.caption_config import DEFAULT_CAPTION_MODEL, CaptionerConfig
 from ingest.fetch import FetchSettings
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def add_commands(subparsers: argparse._SubParsersAction) -> None:
+def add_commands(subparsers: Any) -> None:
     """Adds the ``caption`` subcommand."""
     p = subparsers.add_parser(
         "caption",

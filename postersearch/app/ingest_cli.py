@@ -9,6 +9,7 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from ingest.fetch import FetchSettings
 from ingest.readers import FORMATS, read_dataset
@@ -40,7 +41,7 @@ from postersearch.status import Outcome
 logger = logging.getLogger(__name__)
 
 
-def add_commands(subparsers: argparse._SubParsersAction) -> None:
+def add_commands(subparsers: Any) -> None:
     """Adds the ``ingest`` and ``synth`` subcommands."""
     ingest = subparsers.add_parser(
         "ingest",

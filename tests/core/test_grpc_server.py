@@ -51,7 +51,7 @@ async def test_health_starts_not_serving_and_flips(running: tuple[str, object]) 
     target, health = running
     assert await _check(target) == health_pb2.HealthCheckResponse.NOT_SERVING
     assert await _check(target, SERVICE) == health_pb2.HealthCheckResponse.NOT_SERVING
-    set_serving(health, [SERVICE], serving=True)  # type: ignore[arg-type]
+    set_serving(health, [SERVICE], serving=True)
     assert await _check(target) == health_pb2.HealthCheckResponse.SERVING
     assert await _check(target, SERVICE) == health_pb2.HealthCheckResponse.SERVING
 

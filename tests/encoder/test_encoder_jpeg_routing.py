@@ -63,7 +63,7 @@ def _check(outcomes: list[object], reference: list[object]) -> None:
             assert (got.index, got.code) == (want.index, want.code)
         else:
             assert isinstance(got, np.ndarray)
-            assert float(got @ want) > 0.99  # type: ignore[operator]
+            assert float(got @ want) > 0.99
 
 
 async def test_complete_rgb_jpegs_go_to_the_batch_decoder_the_rest_to_pillow(

@@ -51,7 +51,7 @@ def _ours(runtime: ModelRuntime, data: bytes) -> np.ndarray:
     size, resample = runtime.image.size, runtime.image.resample
     pixels = decode(0, data, ImageLimits(10**7, 10**8), size, resample)
     assert isinstance(pixels, np.ndarray)
-    return runtime.encode_pixels([torch.from_numpy(pixels).permute(2, 0, 1)])[0]
+    return np.asarray(runtime.encode_pixels([torch.from_numpy(pixels).permute(2, 0, 1)])[0])
 
 
 def _sentence_transformers(runtime: ModelRuntime, data: bytes) -> np.ndarray:

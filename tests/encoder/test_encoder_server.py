@@ -36,14 +36,17 @@ async def _call_text(
     async with grpc.aio.insecure_channel(target) as channel:
         metadata = (("authorization", f"Bearer {key}"),) if key else ()
         stub = encoder_pb2_grpc.EncoderServiceStub(channel)
-        return await stub.EncodeText(pb.EncodeTextRequest(texts=texts), metadata=metadata)
+        response: pb.EncodeTextResponse = await stub.EncodeText(
+            pb.EncodeTextRequest(texts=texts), metadata=metadata
+        )
+        return response
 
 
 async def _health(target: str, service: str = "") -> int:
     async with grpc.aio.insecure_channel(target) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         response = await stub.Check(health_pb2.HealthCheckRequest(service=service))
-        return response.status
+        return int(response.status)
 
 
 async def test_texts_and_info_through_the_client(start_server: ServerFactory) -> None:

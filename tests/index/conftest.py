@@ -48,7 +48,7 @@ def open_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ind
 @pytest.fixture
 def index(open_backend: IndexFactory) -> PosterIndex:
     """An empty collection of MODEL."""
-    idx = open_backend()
+    idx: PosterIndex = open_backend()
     idx.ensure_collection(MODEL)
     return idx
 

@@ -29,13 +29,13 @@ def unit_vector(n: int) -> list[float]:
     """Basis vector n-1 plus a little of every axis, normalised."""
     v = np.full(DIM, 0.1)
     v[n - 1] += 1.0
-    return (v / np.linalg.norm(v)).tolist()
+    return [float(x) for x in v / np.linalg.norm(v)]
 
 
 def descending_query() -> list[float]:
     """A query whose cosine similarity to unit_vector(n) falls as n grows."""
     q = np.arange(DIM, 0, -1, dtype=float)
-    return (q / np.linalg.norm(q)).tolist()
+    return [float(x) for x in q / np.linalg.norm(q)]
 
 
 IndexFactory = Callable[[], PosterIndex]

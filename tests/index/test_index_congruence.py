@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -61,7 +62,9 @@ class Collection:
             return False
         return flt.min_rating is None or (rating is not None and rating >= flt.min_rating)
 
-    def nearest(self, query: np.ndarray, flt: SearchFilter, exclude: str | None = None) -> list:
+    def nearest(
+        self, query: np.ndarray, flt: SearchFilter, exclude: str | None = None
+    ) -> list[Any]:
         """(score, movie id) of every poster passing flt, nearest first."""
         scores = self.vectors @ (query / np.linalg.norm(query))
         ranked = [
@@ -153,7 +156,7 @@ def paged_backend(
     index.close()
 
 
-def ids(hits: list) -> list[str]:
+def ids(hits: list[Any]) -> list[str]:
     return [h.poster.movie_id for h in hits]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from index_samples import DIM, KNOWN, MODEL, IndexFactory, descending_query, unit_vector
@@ -17,7 +18,7 @@ pytestmark = [
 ]
 
 
-def ids(hits: list) -> list[str]:
+def ids(hits: list[Any]) -> list[str]:
     return [h.poster.movie_id for h in hits]
 
 

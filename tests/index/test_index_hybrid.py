@@ -38,7 +38,7 @@ WORDS: dict[str, dict[str, Any]] = {
 GENRES = {"1": ("Drama",), "2": ("Crime",), "3": ("Sci-Fi",), "4": ("Crime", "Comedy")}
 
 
-def ids(hits: list) -> list[str]:
+def ids(hits: list[Any]) -> list[str]:
     return [h.poster.movie_id for h in hits]
 
 

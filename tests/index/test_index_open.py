@@ -60,7 +60,7 @@ def test_factory_creates_server_collections_with_the_shard_layout(
     class RecordingClient(QdrantClient):
         # Local mode keeps no shard layout to read back, so the create call is recorded on
         # its way into a real local-mode Qdrant.
-        def create_collection(self, *args: object, **kwargs: object) -> bool:  # type: ignore[override]
+        def create_collection(self, *args: object, **kwargs: object) -> bool:
             created.append(kwargs)
             return super().create_collection(*args, **kwargs)  # type: ignore[arg-type]
 

@@ -16,7 +16,7 @@ from index_samples import DIM
 from poster_index.base import PosterIndex
 from poster_index.lexical import lexical_query
 from poster_index.steer import image_and_words, steer
-from postersearch.domain import Poster, PosterVector, SearchFilter
+from postersearch.domain import Poster, PosterVector, SearchFilter, SearchHit
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Payload indexes have no effect"),
@@ -30,7 +30,8 @@ def axis(*weights: float) -> list[float]:
     """A unit vector with the given weights on the first axes."""
     v = np.zeros(DIM)
     v[: len(weights)] = weights
-    return (v / np.linalg.norm(v)).tolist()
+    unit: list[float] = (v / np.linalg.norm(v)).tolist()
+    return unit
 
 
 def far_from_query(rng: np.random.Generator) -> list[float]:
@@ -40,7 +41,8 @@ def far_from_query(rng: np.random.Generator) -> list[float]:
     share = rng.uniform(0.0, 0.4)
     v *= np.sqrt(1 - share**2) / np.linalg.norm(v)
     v[0] = share
-    return v.tolist()
+    far: list[float] = v.tolist()
+    return far
 
 
 def vector_of(index: PosterIndex, movie_id: str) -> list[float]:
@@ -49,7 +51,7 @@ def vector_of(index: PosterIndex, movie_id: str) -> list[float]:
     return vector
 
 
-def ids(hits: list) -> list[str]:
+def ids(hits: list[SearchHit]) -> list[str]:
     return [h.poster.movie_id for h in hits]
 
 

@@ -12,7 +12,7 @@ from test_index_congruence import DIM, FILTERS, Collection, make_collection, ope
 
 from poster_index.base import PosterIndex
 from poster_index.steer import steer
-from postersearch.domain import SearchFilter
+from postersearch.domain import SearchFilter, SearchHit
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Payload indexes have no effect"),
@@ -34,7 +34,7 @@ def backend(
     index.close()
 
 
-def ids(hits: list) -> list[str]:
+def ids(hits: list[SearchHit]) -> list[str]:
     return [h.poster.movie_id for h in hits]
 
 

@@ -30,7 +30,7 @@ def vector_of(i: int) -> list[float]:
     """A distinct vector per poster, to check that captioning leaves it as it was."""
     v = np.full(MODEL.dimension, 0.1 * (i % 7 + 1))
     v[i % MODEL.dimension] += 1.0
-    return (v / np.linalg.norm(v)).tolist()
+    return [float(x) for x in v / np.linalg.norm(v)]
 
 
 def store(index: PosterIndex, posters: list[Poster]) -> None:

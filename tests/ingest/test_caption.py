@@ -14,7 +14,8 @@ from PIL import Image
 from qdrant_client import QdrantClient
 
 from ingest.caption import CaptionOptions, NoCollectionError, locate_poster, run_caption
-from ingest.captioner import Captioner, CaptionerConfig, CaptionerError, decode_poster
+from ingest.caption_config import CaptionerConfig, CaptionerError
+from ingest.captioner import Captioner, decode_poster
 from poster_index.base import PosterIndex
 from poster_index.edge import EdgePosterIndex
 from poster_index.lexical import lexical_query

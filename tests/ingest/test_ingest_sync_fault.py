@@ -42,7 +42,8 @@ def _env() -> dict[str, str]:
 def _run(command: list[str]) -> dict[str, object]:
     done = subprocess.run(command, capture_output=True, text=True, env=_env(), timeout=300)
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    summary: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return summary
 
 
 def _changed_dataset(root: Path) -> Path:

@@ -78,7 +78,7 @@ def test_genre_sets_the_colours() -> None:
             np.asarray(Image.open(io.BytesIO(render_poster(Poster(str(i), "T", (genre,)), i, 0))))
             for i in range(6)
         ]
-        return np.mean([img.reshape(-1, 3).mean(axis=0) for img in images], axis=0)
+        return np.asarray(np.mean([img.reshape(-1, 3).mean(axis=0) for img in images], axis=0))
 
     horror, comedy = mean_rgb("Horror"), mean_rgb("Comedy")
     assert horror.sum() < comedy.sum(), "horror posters are darker"

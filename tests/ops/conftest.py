@@ -37,7 +37,7 @@ TEST_QDRANT_KEY = "test-qdrant-key"
 ResolveCompose = Callable[..., dict[str, Any]]
 
 
-class _ComposeLoader(yaml.SafeLoader):
+class _ComposeLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no types
     """SafeLoader that also reads Compose's merge tags (!reset, !override)."""
 
 
@@ -46,7 +46,7 @@ def _tagged(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
         return loader.construct_mapping(node, deep=True)
     if isinstance(node, yaml.SequenceNode):
         return loader.construct_sequence(node, deep=True)
-    return loader.construct_scalar(node)  # type: ignore[arg-type]
+    return loader.construct_scalar(node)
 
 
 for _tag in ("!reset", "!override"):

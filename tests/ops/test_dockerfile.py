@@ -25,7 +25,7 @@ def _of(dockerfile: list[Any], keyword: str, stage: int | None = None) -> list[s
 
 
 def _final_stage(dockerfile: list[Any]) -> int:
-    return max(i.stage for i in dockerfile)
+    return int(max(i.stage for i in dockerfile))
 
 
 def test_base_images_are_pinned_python_slim(dockerfile: list[Any]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -190,7 +191,7 @@ BAD_REQUESTS = [
 
 @pytest.mark.parametrize(("kwargs", "message"), BAD_REQUESTS)
 async def test_bad_requests_are_refused_readably(
-    search: PosterSearch, encoder: KeywordEncoder, kwargs: dict, message: str
+    search: PosterSearch, encoder: KeywordEncoder, kwargs: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(InvalidRequestError, match=message):
         await search.search(**kwargs)

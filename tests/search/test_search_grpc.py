@@ -179,11 +179,12 @@ BAD = [
 def _call(
     stub: search_pb2_grpc.SearchServiceStub, request: object
 ) -> Callable[..., Awaitable[Any]]:
+    call: Callable[..., Awaitable[Any]] = stub.Search
     if isinstance(request, search_pb2.SearchByImageRequest):
-        return stub.SearchByImage
-    if isinstance(request, search_pb2.SimilarPostersRequest):
-        return stub.SimilarPosters
-    return stub.Search
+        call = stub.SearchByImage
+    elif isinstance(request, search_pb2.SimilarPostersRequest):
+        call = stub.SimilarPosters
+    return call
 
 
 @pytest.mark.parametrize(("request_", "code", "message"), BAD, ids=[b[2][:30] for b in BAD])

@@ -107,7 +107,10 @@ async def test_shutdown_drains_with_unavailable_and_finishes_calls_in_flight(
     served.encoder.delay_s = 0.6
 
     async def slow() -> search_pb2.SearchResponse:
-        return await served.stub.Search(search_pb2.SearchRequest(query="slow"))
+        response: search_pb2.SearchResponse = await served.stub.Search(
+            search_pb2.SearchRequest(query="slow")
+        )
+        return response
 
     in_flight = asyncio.create_task(slow())
     await asyncio.sleep(0.2)

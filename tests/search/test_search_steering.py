@@ -58,7 +58,8 @@ def recommended(
 
 
 def unit(v: np.ndarray) -> np.ndarray:
-    return v / np.linalg.norm(v)
+    normalised: np.ndarray = v / np.linalg.norm(v)
+    return normalised
 
 
 @pytest.mark.parametrize("flt", [SearchFilter(), HORROR], ids=["all", "horror"])

@@ -27,7 +27,7 @@ def client(web_collection: Any) -> Iterator[TestClient]:
         yield test_client
 
 
-def titles(response_json: dict) -> list[str]:
+def titles(response_json: dict[str, Any]) -> list[str]:
     return [hit["poster"]["title"] for hit in response_json["hits"]]
 
 
@@ -116,7 +116,7 @@ def test_paging_with_offset(client: TestClient) -> None:
     ],
 )
 def test_invalid_requests_are_400_with_a_message(
-    client: TestClient, params: dict, expected: str
+    client: TestClient, params: dict[str, Any], expected: str
 ) -> None:
     response = client.get("/api/search", params=params)
     assert response.status_code == 400

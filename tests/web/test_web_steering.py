@@ -23,7 +23,7 @@ def client(web_collection: Any) -> Iterator[TestClient]:
         yield test_client
 
 
-def titles(response_json: dict) -> list[str]:
+def titles(response_json: dict[str, Any]) -> list[str]:
     return [hit["poster"]["title"] for hit in response_json["hits"]]
 
 
