@@ -9,14 +9,17 @@ defaults against exact search, whether pages add up to the long answer, and p50/
 run. Per-query classes are drawn against the query's own cluster (its look-alikes).
 
     python bench/bench_recall.py --n 80000                 # 200 queries per filter class
-    python bench/bench_recall.py --n 1000000 --baseline search --queries 100
+    python bench/bench_recall.py --n 1000000 --baseline none --queries 50
     python bench/bench_recall.py --n 80000 --profile mild --path /tmp/shards
-    python bench/bench_recall.py --n 80000 --path /tmp/shards --hnsw-ef 96 --only absent
+    python bench/bench_recall.py --n 80000 --path /tmp/shards --full-scan-kb 60000 --only absent
 
 `--baseline build` (the default) builds a second collection with Qdrant's default HNSW,
-quantization (none) and query parameters, cut into the same segments; `--baseline search`
-searches the planned collection with Qdrant's default query parameters instead (no second
-build: at a million posters the second build doubles the run).
+full-scan threshold, quantization (none) and query parameters, cut into the same segments;
+`--baseline search` searches the planned collection with Qdrant's default query parameters
+instead (no second build, but the planned collection's own full-scan threshold still decides
+what is scanned); `--baseline none` leaves the column out. Build options (`--m`,
+`--full-scan-kb`, `--int8`, ...) only apply to a collection this run builds: one reused
+through `--path` keeps what it was built with.
 """
 
 from __future__ import annotations
