@@ -32,6 +32,7 @@ def load_gpu_decoder(device: str) -> GpuJpegDecoder | None:
     if not device.startswith("cuda") or not torch.cuda.is_available():
         return None
     try:
+        # Here, not at the top: torchvision is an optional extra (gpu).
         import torchvision.io
     except ImportError:
         log.info("torchvision is not installed: JPEGs are decoded on the CPU")

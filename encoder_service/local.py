@@ -6,6 +6,7 @@ The gRPC servicer wraps one of these; embedded mode uses one directly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,11 +21,13 @@ from encoder_service.settings import EncoderSettings
 from encoder_service.translator import TranslatorSlot
 from postersearch.encoding import (
     EncodedTexts,
+    Encoder,
     EncoderInfo,
     EncoderUnavailableError,
     ImageFailure,
     ImageOutcome,
     InvalidInputError,
+    TranslatorUnavailableError,
     Vectors,
 )
 
@@ -298,6 +301,18 @@ class LocalEncoder:
 def _chw(pixels: Pixels) -> torch.Tensor:
     # (H, W, 3) uint8 from Pillow to the (3, H, W) layout torch models take.
     return torch.from_numpy(pixels).permute(2, 0, 1)
+
+
+async def load_translator(encoder: Encoder) -> None:
+    """Loads an in-process encoder's translator in a worker thread, so that the first query
+    to need it does not wait for it; does nothing for any other encoder.
+
+    A translator that cannot be loaded is logged and remembered: searches then go on with
+    their queries as typed.
+    """
+    if isinstance(encoder, LocalEncoder) and encoder.translator.model_id:
+        with contextlib.suppress(TranslatorUnavailableError):
+            await asyncio.to_thread(encoder.translator.load)
 
 
 async def open_local_encoder(settings: EncoderSettings) -> LocalEncoder:

@@ -238,6 +238,7 @@ class ModelRuntime:
     @classmethod
     def load(cls, settings: EncoderSettings) -> ModelRuntime:
         """Loads the model named by settings.model (hub id or local folder); blocks."""
+        # Lazy: sentence-transformers takes seconds to import, and only loading needs it.
         from sentence_transformers import SentenceTransformer
 
         device = resolve_device(settings.device)

@@ -58,6 +58,7 @@ class QuantizedTower:
 def int8_available() -> bool:
     """Whether this torch build can run int8 dynamic Linear layers on the CPU."""
     try:
+        # The import is the probe: torch builds without int8 kernels lack the module.
         from torch.ao.nn.quantized.dynamic import Linear  # noqa: F401
     except ImportError:
         return False
@@ -89,6 +90,7 @@ def quantize_tower(tower: nn.Module) -> QuantizedTower:
     Returns:
         The swap, which QuantizedTower.restore undoes.
     """
+    # Only after int8_available() said these exist in this torch build.
     from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
     from torch.ao.quantization import per_channel_dynamic_qconfig
 

@@ -71,9 +71,6 @@ class EncoderServicer(encoder_pb2_grpc.EncoderServiceServicer):
         encoder: The encoder, or None while the model is still loading.
         stream_concurrency: Batches of one EncodeImagesStream call encoded together.
         budget: Admission control of image decoding, charged to each call's peer.
-
-    Attributes:
-        loading: The task loading the model in the background, when there is one.
     """
 
     def __init__(
@@ -85,7 +82,6 @@ class EncoderServicer(encoder_pb2_grpc.EncoderServiceServicer):
         self._budget = budget or DecodeBudget()
         self._encoder = admitted(encoder, self._budget) if encoder is not None else None
         self._stream_concurrency = stream_concurrency
-        self.loading: asyncio.Task[None] | None = None
 
     def attach(self, encoder: Encoder) -> None:
         """Starts answering with encoder."""

@@ -12,7 +12,6 @@ import io
 import logging
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -20,47 +19,16 @@ from PIL import Image
 
 from encoder_service.images import ImageLimits, probe, to_rgb
 from encoder_service.model import dtype_name, resolve_device, resolve_dtype
+from ingest.caption_config import CaptionerConfig, CaptionerError
 from postersearch.encoding import ImageFailure
 
 log = logging.getLogger(__name__)
 
-# Chosen on cost: see docs/caption.md.
-DEFAULT_CAPTION_MODEL = "Salesforce/blip-image-captioning-large"
 # Posters are far below these; the limits only keep a bomb from eating the memory.
 _IMAGE_LIMITS = ImageLimits(max_image_bytes=20 * 1024 * 1024, max_image_pixels=40_000_000)
 # Captioners see 224-768 px; images are kept no larger than this while they wait in the
 # run's queue, so a page of full-size scans does not take gigabytes.
 _MAX_SIDE = 1024
-
-
-class CaptionerError(Exception):
-    """The captioning model cannot be loaded or cannot caption at all."""
-
-
-@dataclass(frozen=True)
-class CaptionerConfig:
-    """Which captioning model runs where, and how it writes.
-
-    Attributes:
-        model: Hub id or local folder of an image-to-text checkpoint.
-        device: "auto" (cuda, then mps, then cpu), "cpu", "cuda", "cuda:1" or "mps".
-        dtype: "auto" (bfloat16 on CUDA, float16 on MPS, float32 on CPU), "bfloat16",
-            "float16" or "float32".
-        max_new_tokens: Most tokens in one caption.
-        min_new_tokens: Fewest tokens in one caption (0: the model decides).
-        num_beams: Beam width; 1 is greedy decoding, the cheapest.
-        prompt: Text the model is given with each image: a prefix the caption continues
-            (BLIP, BLIP-2) or a task (Florence-2: "<CAPTION>"); None for none. The prefix
-            is removed from the stored caption.
-    """
-
-    model: str = DEFAULT_CAPTION_MODEL
-    device: str = "auto"
-    dtype: str = "auto"
-    max_new_tokens: int = 40
-    min_new_tokens: int = 0
-    num_beams: int = 1
-    prompt: str | None = None
 
 
 def decode_poster(data: bytes) -> Image.Image | str:
@@ -94,6 +62,7 @@ class Captioner:
     """
 
     def __init__(self, config: CaptionerConfig) -> None:
+        # Lazy: the transformers model classes take seconds to import; only loading needs them.
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
         self.config = config

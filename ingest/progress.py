@@ -7,6 +7,8 @@ import sys
 import time
 from typing import Any
 
+from tqdm import tqdm
+
 logger = logging.getLogger("ingest.progress")
 
 
@@ -37,8 +39,6 @@ class Progress:
         use_bar = sys.stderr.isatty() if bar is None else bar
         self._bar: Any = None
         if use_bar:
-            from tqdm import tqdm
-
             self._bar = tqdm(total=total, unit="poster", dynamic_ncols=True, smoothing=0.05)
 
     def advance(self, handled: int, ingested: int) -> None:

@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import signal
+import os
+import sys
+import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -315,32 +317,6 @@ async def drain_and_stop(server: grpc.aio.Server, grace_seconds: float) -> None:
     await server.stop(max(0.0, grace_seconds - (time.monotonic() - started)))
 
 
-async def run_until_signal(
-    server: grpc.aio.Server,
-    grace_seconds: float,
-    on_stop: Callable[[], Awaitable[None]] | None = None,
-) -> None:
-    """Waits for SIGTERM or SIGINT, then drains and stops the server within the grace.
-
-    on_stop (releasing the model) gets what is left of the grace; work it leaves behind
-    is not waited for (see `exit_code_now`).
-    """
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    log.info("stopping: in-flight calls get %.1f s", grace_seconds)
-    started = time.monotonic()
-    await drain_and_stop(server, grace_seconds)
-    if on_stop is not None:
-        left = max(0.5, grace_seconds - (time.monotonic() - started))
-        try:
-            await asyncio.wait_for(on_stop(), left)
-        except TimeoutError:
-            log.warning("releasing the model took longer than the grace; exiting anyway")
-
-
 def exit_code_now(code: int, thread_prefix: str) -> int:
     """Ends the process at once with code when its worker threads are still busy.
 
@@ -353,10 +329,6 @@ def exit_code_now(code: int, thread_prefix: str) -> int:
         thread_prefix: Names of the worker threads to look for (their pools are shut
             down by now, so a live one is busy).
     """
-    import os
-    import sys
-    import threading
-
     busy = [t for t in threading.enumerate() if t.name.startswith(thread_prefix) and t.is_alive()]
     if not busy:
         return code

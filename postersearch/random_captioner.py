@@ -53,6 +53,7 @@ SHAPES = {"tiny": TINY, "blip-base": BLIP_BASE, "blip-large": BLIP_LARGE}
 
 
 def _train_tokenizer():  # type: ignore[no-untyped-def]
+    # Lazy here and below: torch and transformers are needed only when a model is built.
     from tokenizers import (
         Tokenizer,
         decoders,

@@ -74,6 +74,8 @@ SHAPES = {"tiny": TINY, "tiny-768": TINY_768, "siglip2-base-256": SIGLIP2_BASE_2
 
 
 def _train_tokenizer(max_tokens: int, vocab_size: int | None):  # type: ignore[no-untyped-def]
+    # Lazy here and below: the demo imports this module, and needs torch and transformers
+    # only when it builds a stand-in.
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 

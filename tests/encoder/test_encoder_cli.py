@@ -16,7 +16,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from encoder_service.settings import EncoderSettings
-from postersearch import cli
+from postersearch.app import cli
 from postersearch.v1 import encoder_pb2 as pb
 from postersearch.v1 import encoder_pb2_grpc
 
@@ -130,7 +130,7 @@ def test_sigterm_during_heavy_decoding_exits_within_the_grace(tiny_model_dir: Pa
         "HF_HUB_OFFLINE": "1",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "postersearch.cli", "encoder", "--model", str(tiny_model_dir),
+        [sys.executable, "-m", "postersearch.app.cli", "encoder", "--model", str(tiny_model_dir),
          "--port", str(port), "--device", "cpu"],
         env=env, stderr=subprocess.DEVNULL,
     )  # fmt: skip

@@ -13,8 +13,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from encoder_service.client import EncoderAuthError, GrpcEncoder
-from encoder_service.local import LocalEncoder
-from encoder_service.server import SERVICE_NAME, create_server
+from encoder_service.local import LocalEncoder, open_local_encoder
+from encoder_service.server import SERVICE_NAME, EncoderServer
 from encoder_service.settings import EncoderSettings
 from postersearch.encoding import (
     EncoderUnavailableError,
@@ -242,23 +242,26 @@ async def test_a_bad_batch_ends_the_stream_after_the_answers_in_flight(
 async def test_health_goes_from_not_serving_to_serving_while_the_model_loads(
     tiny_settings: EncoderSettings,
 ) -> None:
-    server, port = create_server(tiny_settings)
+    server = EncoderServer(tiny_settings)
     await server.start()
-    target = f"127.0.0.1:{port}"
+    target = f"127.0.0.1:{server.port}"
+    encoder: LocalEncoder | None = None
     try:
+        load = asyncio.create_task(open_local_encoder(tiny_settings))
         assert await _health(target) == health_pb2.HealthCheckResponse.NOT_SERVING
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             await _call_text(target, ["too early"])
         assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
 
-        for _ in range(300):
-            if await _health(target, SERVICE_NAME) == health_pb2.HealthCheckResponse.SERVING:
-                break
-            await asyncio.sleep(0.05)
+        encoder = await load
+        server.attach(encoder)
+        assert await _health(target, SERVICE_NAME) == health_pb2.HealthCheckResponse.SERVING
         assert await _health(target) == health_pb2.HealthCheckResponse.SERVING
         assert len((await _call_text(target, ["now"])).vectors) == 1
     finally:
         await server.stop(0)
+        if encoder is not None:
+            await encoder.close()
 
 
 async def test_api_key_guards_every_call_but_health(start_server: ServerFactory) -> None:

@@ -15,7 +15,7 @@ from caption_samples import store, write_posters
 
 from poster_index.edge import EdgePosterIndex
 from poster_index.payload import FIELD_CAPTION
-from postersearch.cli import main
+from postersearch.app.cli import main
 from postersearch.domain import Poster
 
 COUNT = 120
@@ -23,7 +23,7 @@ COUNT = 120
 
 def _command(index: Path, model: Path, *extra: str) -> list[str]:
     return [
-        sys.executable, "-m", "postersearch.cli", "caption", str(index),
+        sys.executable, "-m", "postersearch.app.cli", "caption", str(index),
         "--model", str(model), "--device", "cpu", "--batch-size", "2",
         "--progress-every", "0", *extra,
     ]  # fmt: skip

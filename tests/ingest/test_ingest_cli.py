@@ -14,7 +14,7 @@ import pytest
 
 from ingest.synth import generate_synthetic
 from poster_index.edge import EdgePosterIndex
-from postersearch.cli import main
+from postersearch.app.cli import main
 from postersearch.domain import CollectionModel
 
 COUNT = 120
@@ -22,7 +22,7 @@ COUNT = 120
 
 def _command(manifest: Path, model: Path, index: Path, *extra: str) -> list[str]:
     return [
-        sys.executable, "-m", "postersearch.cli", "ingest", str(manifest),
+        sys.executable, "-m", "postersearch.app.cli", "ingest", str(manifest),
         "--model", str(model), "--device", "cpu", "--index-path", str(index),
         "--batch-size", "8", "--in-flight", "2", "--progress-every", "0", *extra,
     ]  # fmt: skip
@@ -79,6 +79,26 @@ def test_model_mismatch_exits_with_a_clear_error(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "error:" in err and "some-other-model" in err
+
+
+def test_a_later_ingest_without_model_uses_the_collections_model(
+    tmp_path: Path,
+    tiny_model_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ENCODER_MODEL", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    first = generate_synthetic(tmp_path / "first", 3, seed=1)
+    more = generate_synthetic(tmp_path / "more", 5, seed=1)
+    argv = _command(first, tiny_model_dir, tmp_path / "index", "--json")[3:]
+    assert main(argv) == 0
+    capsys.readouterr()
+
+    # No --model: the default checkpoint cannot be had here, the collection's model can.
+    without_model = [a for a in argv if a not in ("--model", str(tiny_model_dir))]
+    assert main([without_model[0], str(more), *without_model[2:]]) == 0
+    assert json.loads(capsys.readouterr().out)["ingested"] == 2
 
 
 def test_encoder_that_stays_down_exits_non_zero(
@@ -141,7 +161,7 @@ def test_a_wrong_encoder_key_stops_at_once(
         port = int(sock.getsockname()[1])
     env = {**_env(), "ENCODER_API_KEY": "s3cret", "ENCODER_HOST": "127.0.0.1"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "postersearch.cli", "encoder", "--model", str(tiny_model_dir),
+        [sys.executable, "-m", "postersearch.app.cli", "encoder", "--model", str(tiny_model_dir),
          "--port", str(port), "--device", "cpu"],
         env=env, stderr=subprocess.DEVNULL,
     )  # fmt: skip

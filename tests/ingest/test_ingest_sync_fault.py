@@ -29,7 +29,7 @@ COUNT = 120
 
 def _command(manifest: Path, model: Path, index: Path) -> list[str]:
     return [
-        sys.executable, "-m", "postersearch.cli", "ingest", str(manifest),
+        sys.executable, "-m", "postersearch.app.cli", "ingest", str(manifest),
         "--model", str(model), "--device", "cpu", "--index-path", str(index),
         "--batch-size", "8", "--in-flight", "2", "--progress-every", "0", "--prune", "--json",
     ]  # fmt: skip

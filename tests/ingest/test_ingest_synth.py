@@ -11,7 +11,7 @@ from PIL import Image
 
 from ingest.readers import read_dataset
 from ingest.synth import GENRES, generate_synthetic, make_metadata, render_poster
-from postersearch.cli import main
+from postersearch.app.cli import main
 from postersearch.domain import Poster
 
 

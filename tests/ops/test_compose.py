@@ -208,7 +208,7 @@ def test_ingest_is_a_one_shot_job_under_a_profile(resolve_compose: ResolveCompos
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
-    from postersearch.cli import build_parser
+    from postersearch.app.cli import build_parser
 
     assert argv[0] == "poster-search", "the image's entrypoint is poster-search"
     return build_parser().parse_args(argv[1:])

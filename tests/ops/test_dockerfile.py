@@ -246,7 +246,7 @@ def test_the_package_builds_from_the_build_context(repo_root: Path, tmp_path: Pa
                 assert relative in names, f"{relative} is missing from the image's package"
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     with zipfile.ZipFile(wheel) as archive:
-        assert "poster-search = postersearch.cli:main" in archive.read(entry_points).decode()
+        assert "poster-search = postersearch.app.cli:main" in archive.read(entry_points).decode()
 
 
 def test_volume_mount_points_belong_to_the_app_user(

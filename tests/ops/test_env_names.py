@@ -155,7 +155,7 @@ def test_stack_variables_in_env_example_are_used_by_compose(
 def test_logging_variables_are_the_ones_the_cli_reads(
     env_example: dict[str, Any], repo_root: Path
 ) -> None:
-    cli = (repo_root / "postersearch" / "cli.py").read_text(encoding="utf-8")
+    cli = (repo_root / "postersearch" / "app" / "cli.py").read_text(encoding="utf-8")
     listed = {name for name in env_example if name.startswith("POSTER_SEARCH_")}
     assert listed == set(re.findall(r"\"(POSTER_SEARCH_[A-Z_]+)\"", cli))
 

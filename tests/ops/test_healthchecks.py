@@ -50,7 +50,8 @@ async def _run(argv: Sequence[str], env: dict[str, str] | None = None) -> tuple[
 async def test_encoder_healthcheck_passes_once_the_real_encoder_serves(
     resolve_compose: ResolveCompose, grpc_health: list[str], tiny_model_dir: Path
 ) -> None:
-    from encoder_service.server import create_server
+    from encoder_service.local import open_local_encoder
+    from encoder_service.server import EncoderServer
     from encoder_service.settings import EncoderSettings
 
     settings = EncoderSettings(
@@ -62,8 +63,11 @@ async def test_encoder_healthcheck_passes_once_the_real_encoder_serves(
         api_key="a-key-the-probe-does-not-know",
         decode_workers=1,
     )
-    server, port = create_server(settings)
+    server = EncoderServer(settings)
     await server.start()
+    port = server.port
+    load = asyncio.create_task(open_local_encoder(settings))
+    load.add_done_callback(lambda task: server.attach(task.result()))
     try:
         test = resolve_compose(env={"ENCODER_PORT": str(port)})["services"]["encoder"][
             "healthcheck"
@@ -79,6 +83,7 @@ async def test_encoder_healthcheck_passes_once_the_real_encoder_serves(
         assert "SERVING" in output
     finally:
         await server.stop(0)
+        await (await load).close()
     # Nothing listens any more: the check fails.
     code, output = await _run(argv)
     assert code == 1

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from search_fixtures import TinyCollection
 
-from postersearch.cli import main
+from postersearch.app.cli import main
+from postersearch.app.demo import DemoOptions, run_demo
+from postersearch.app.search_cli import parse_years
+from postersearch.app.table import display_width, format_table
 from postersearch.domain import Poster, SearchHit
-from search_service.cli import parse_years
-from search_service.demo import DemoOptions, run_demo
-from search_service.table import display_width, format_table
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

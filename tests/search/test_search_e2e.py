@@ -19,10 +19,10 @@ from encoder_service.local import LocalEncoder, open_local_encoder
 from encoder_service.server import create_server as create_encoder_server
 from encoder_service.settings import EncoderSettings
 from poster_index.edge import EdgePosterIndex
+from postersearch.app.query import Ask, ask_core, ask_server
 from postersearch.domain import SearchFilter
 from postersearch.v1 import search_pb2, search_pb2_grpc
 from search_service.core import PosterSearch
-from search_service.query import Ask, ask_core, ask_server
 from search_service.server import create_server
 from search_service.settings import SearchSettings
 

@@ -22,11 +22,11 @@ from search_fixtures import (
 )
 
 from poster_index.edge import EdgePosterIndex
+from postersearch.app.wiring import LoadingEncoder
 from postersearch.domain import Poster, SearchFilter
 from postersearch.encoding import OverloadedError
 from postersearch.v1 import search_pb2, search_pb2_grpc
 from search_service.core import PosterSearch
-from search_service.embedded import LoadingEncoder
 from search_service.mapping import filter_to_pb
 from search_service.server import SearchServer, create_server
 from search_service.servicer import SERVICE_NAME

@@ -15,9 +15,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from search_fixtures import KeywordEncoder, build_index, seeded_posters
 
 from poster_index.settings import IndexSettings
+from postersearch.app.wiring import open_index
 from postersearch.v1 import search_pb2, search_pb2_grpc
 from search_service.core import PosterSearch
-from search_service.embedded import open_search_index
 from search_service.server import create_server
 from search_service.settings import SearchSettings
 
@@ -28,7 +28,7 @@ async def _health(channel: grpc.aio.Channel) -> int:
 
 
 async def test_a_collection_ingested_after_start_is_served(tmp_path: Path) -> None:
-    index = open_search_index(IndexSettings(backend="edge", path=str(tmp_path)))
+    index = open_index(IndexSettings(backend="edge", path=str(tmp_path)), open_now=False)
     settings = SearchSettings(host="127.0.0.1", port=0)
     server, port = create_server(settings, PosterSearch(KeywordEncoder(), index, settings), 0.1)
     await server.start()
@@ -60,7 +60,7 @@ async def test_a_damaged_collection_is_not_served(tmp_path: Path) -> None:
     (segment,) = [p for p in (tmp_path / "posters" / "segments").iterdir() if p.is_dir()]
     with (segment / "vector_storage-image" / "vectors" / "chunk_0.mmap").open("r+b") as f:
         f.truncate(100)
-    index = open_search_index(IndexSettings(backend="edge", path=str(tmp_path)))
+    index = open_index(IndexSettings(backend="edge", path=str(tmp_path)), open_now=False)
     settings = SearchSettings(host="127.0.0.1", port=0)
     server, port = create_server(settings, PosterSearch(KeywordEncoder(), index, settings), 0.1)
     await server.start()

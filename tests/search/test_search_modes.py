@@ -14,7 +14,7 @@ from search_fixtures import DIM, MODEL_ID, KeywordEncoder, TinyCollection, build
 from poster_index.base import VECTOR_NAME
 from poster_index.edge import EdgePosterIndex
 from poster_index.model_record import write_model_record
-from postersearch.cli import main
+from postersearch.app.cli import main
 from postersearch.domain import CollectionModel, Poster, PosterVector, SearchFilter, SearchMode
 from postersearch.v1 import search_pb2, search_pb2_grpc
 from search_service.core import NO_TEXT_NOTICE, PosterSearch

@@ -15,12 +15,12 @@ import pytest
 from search_fixtures import KeywordEncoder, TinyCollection
 
 from poster_index.edge import EdgePosterIndex
-from postersearch.cli import main
+from postersearch.app.cli import main
+from postersearch.app.query import Ask, ask_server
 from postersearch.domain import Poster, SearchFilter, SearchHit
 from postersearch.v1 import search_pb2, search_pb2_grpc
 from search_service.core import PosterSearch
 from search_service.merge import merge_rankings
-from search_service.query import Ask, ask_server
 from search_service.server import create_server
 from search_service.settings import SearchSettings
 

@@ -73,7 +73,7 @@ def _running(command: list[str], log: Path, *grpc_ports: int) -> Iterator[None]:
 def served(tiny_collection: TinyCollection, tmp_path: Path) -> Iterator[list[int]]:
     encoder_port, search_port, http_port = _free_ports(3)
     command = [
-        sys.executable, "-m", "postersearch.cli", "serve",
+        sys.executable, "-m", "postersearch.app.cli", "serve",
         "--index", str(tiny_collection.index_dir), "--model", tiny_collection.model_id,
         "--host", "127.0.0.1", "--encoder-port", str(encoder_port),
         "--port", str(search_port), "--http-port", str(http_port),
@@ -123,7 +123,7 @@ def test_serve_answers_on_grpc_and_http_then_stops_on_sigterm(
 def search_server_with_page(tiny_collection: TinyCollection, tmp_path: Path) -> Iterator[list[int]]:
     search_port, http_port = _free_ports(2)
     command = [
-        sys.executable, "-m", "postersearch.cli", "search-server",
+        sys.executable, "-m", "postersearch.app.cli", "search-server",
         "--index", str(tiny_collection.index_dir), "--model", tiny_collection.model_id,
         "--host", "127.0.0.1", "--port", str(search_port), "--http-port", str(http_port),
     ]  # fmt: skip
@@ -159,7 +159,7 @@ def test_search_server_stops_with_an_error_when_the_page_cannot_listen(
         taken.listen()
         http_port = taken.getsockname()[1]
         command = [
-            sys.executable, "-m", "postersearch.cli", "search-server",
+            sys.executable, "-m", "postersearch.app.cli", "search-server",
             "--index", str(tiny_collection.index_dir), "--model", tiny_collection.model_id,
             "--host", "127.0.0.1", "--port", str(search_port), "--http-port", str(http_port),
         ]  # fmt: skip

@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from huggingface_hub import model_info, try_to_load_from_cache
+
 from postersearch.random_siglip import TINY, build_random_siglip
 
 _PROBE_TIMEOUT_S = 5.0
@@ -50,15 +52,11 @@ def hub_unavailable_reason(model: str) -> str | None:
     """
     if Path(model).is_dir():
         return None
-    from huggingface_hub import try_to_load_from_cache
-
     cached = try_to_load_from_cache(model, "config.json")
     if isinstance(cached, str):
         return None
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}:
         return "HF_HUB_OFFLINE is set and the model is not in the local cache"
-    from huggingface_hub import model_info
-
     try:
         model_info(model, timeout=_PROBE_TIMEOUT_S)
     except Exception as exc:

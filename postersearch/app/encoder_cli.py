@@ -6,7 +6,10 @@ import argparse
 import asyncio
 from typing import Any
 
-from encoder_service.settings import EncoderSettings
+from encoder_service.settings import DEFAULT_MODEL
+from postersearch.app.servers import run_encoder_server
+from postersearch.app.wiring import encoder_settings
+from postersearch.grpc_server import exit_code_now
 from postersearch.settings_errors import one_line_settings_errors
 
 
@@ -25,7 +28,7 @@ def add_commands(subparsers: Any) -> None:
     parser.add_argument("--host", help="interface to bind (ENCODER_HOST, default 0.0.0.0)")
     parser.add_argument(
         "--model",
-        help="model id or local folder (ENCODER_MODEL, default google/siglip2-base-patch16-256)",
+        help=f"model id or local folder (ENCODER_MODEL, default {DEFAULT_MODEL})",
     )
     parser.add_argument(
         "--device", help="auto, cpu, cuda, cuda:N or mps (ENCODER_DEVICE, default auto)"
@@ -40,17 +43,14 @@ def add_commands(subparsers: Any) -> None:
 @one_line_settings_errors
 def run(args: argparse.Namespace) -> int:
     """Builds the settings from the environment and the flags, then serves."""
-    from encoder_service.server import serve
-    from postersearch.grpc_server import exit_code_now
-
     overrides = {
         name: getattr(args, name)
-        for name in ("port", "host", "model", "device", "dtype")
+        for name in ("port", "host", "dtype")
         if getattr(args, name) is not None
     }
-    settings = EncoderSettings(**overrides)
+    settings = encoder_settings(args.model, args.device, **overrides)
     try:
-        code = asyncio.run(serve(settings))
+        code = asyncio.run(run_encoder_server(settings))
     except KeyboardInterrupt:
         # Ctrl-C while the model was still loading.
         code = 130

@@ -1,4 +1,4 @@
-"""``poster-search ingest`` and ``poster-search synth``."""
+"""``poster-search ingest``, ``delete`` and ``synth``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,18 @@ from typing import Any
 from ingest.fetch import FetchSettings
 from ingest.readers import FORMATS, DatasetFormatError, read_dataset
 from ingest.retry import IngestError, RetryPolicy
+from ingest.synth import generate_synthetic
 from ingest.worker import IngestOptions, IngestSummary, Shard, run_ingest
+from poster_index.base import (
+    IndexUnavailableError,
+    ModelMismatchError,
+    PosterIndex,
+    PosterIndexError,
+)
+from poster_index.settings import IndexSettings
+from postersearch.app.wiring import encoder_settings, open_encoder, open_index
+from postersearch.domain import CollectionModel
+from postersearch.encoding import Encoder, EncoderError
 from postersearch.metrics import start_metrics_server
 from postersearch.settings_errors import one_line_settings_errors
 
@@ -132,8 +143,6 @@ def _shard(text: str) -> Shard:
 
 def synth_command(args: argparse.Namespace) -> int:
     """Runs ``poster-search synth``."""
-    from ingest.synth import generate_synthetic
-
     started = time.monotonic()
     manifest = generate_synthetic(
         args.out, args.count, args.seed, manifest_format=args.manifest_format, workers=args.workers
@@ -142,10 +151,8 @@ def synth_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def index_settings(args: argparse.Namespace) -> Any:
+def index_settings(args: argparse.Namespace) -> IndexSettings:
     """IndexSettings from the environment, overridden by the command line."""
-    from poster_index.settings import IndexSettings
-
     overrides: dict[str, Any] = {}
     if args.index_path:
         overrides["path"] = args.index_path
@@ -161,28 +168,24 @@ def index_settings(args: argparse.Namespace) -> Any:
     return IndexSettings(**overrides)
 
 
-async def open_encoder(args: argparse.Namespace) -> Any:
-    """A GrpcEncoder for --encoder, else the in-process encoder with --model/--device."""
+def _collection_or_none(index: PosterIndex) -> CollectionModel | None:
+    try:
+        return index.collection_model()
+    except IndexUnavailableError as exc:
+        # The ingest itself waits for the index (with retries) and checks the model then.
+        logger.warning("cannot read the collection's model yet (%s)", exc)
+        return None
+
+
+async def _open_encoder(args: argparse.Namespace, index: PosterIndex) -> Encoder:
+    """A GrpcEncoder for --encoder, else the in-process encoder for the collection's model."""
     if args.encoder:
-        from encoder_service.client import GrpcEncoder
-
-        return GrpcEncoder(args.encoder, api_key=args.encoder_api_key)
-    from encoder_service.local import open_local_encoder
-    from encoder_service.settings import EncoderSettings
-
-    overrides: dict[str, Any] = {}
-    if args.model:
-        overrides["model"] = args.model
-    if args.device:
-        overrides["device"] = args.device
-    settings = EncoderSettings(**overrides)
-    logger.info("loading %s in-process", settings.model)
-    return await open_local_encoder(settings)
+        return await open_encoder(encoder_settings(), args.encoder, args.encoder_api_key)
+    collection = await asyncio.to_thread(_collection_or_none, index)
+    return await open_encoder(encoder_settings(args.model, args.device, collection))
 
 
 async def _ingest(args: argparse.Namespace) -> IngestSummary:
-    from poster_index.factory import open_index
-
     rows = await asyncio.to_thread(
         lambda: list(
             read_dataset(
@@ -210,7 +213,7 @@ async def _ingest(args: argparse.Namespace) -> IngestSummary:
     start_metrics_server(args.metrics_port)
     index = open_index(index_settings(args))
     try:
-        encoder = await open_encoder(args)
+        encoder = await _open_encoder(args, index)
         try:
             summary = await run_ingest(rows, encoder, index, options)
         finally:
@@ -229,9 +232,6 @@ async def _ingest(args: argparse.Namespace) -> IngestSummary:
 @one_line_settings_errors
 def ingest_command(args: argparse.Namespace) -> int:
     """Runs ``poster-search ingest``; exit 0 done, 1 a dependency stayed down, 2 bad input."""
-    from poster_index.base import ModelMismatchError, PosterIndexError
-    from postersearch.encoding import EncoderError
-
     if args.report is not None and args.report.is_dir():
         print(f"error: --report {args.report} is a folder; name a file to write", file=sys.stderr)
         return 2
@@ -265,9 +265,6 @@ def ingest_command(args: argparse.Namespace) -> int:
 @one_line_settings_errors
 def delete_command(args: argparse.Namespace) -> int:
     """Runs ``poster-search delete``; exit 0 done (also when none was stored), 1 index down."""
-    from poster_index.base import PosterIndexError
-    from poster_index.factory import open_index
-
     wanted = list(dict.fromkeys(m.strip() for m in args.movie_ids if m.strip()))
     try:
         index = open_index(index_settings(args))

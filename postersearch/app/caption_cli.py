@@ -8,11 +8,18 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ingest.captioner import DEFAULT_CAPTION_MODEL, CaptionerConfig, CaptionerError
-from ingest.cli import DEFAULT_CACHE_DIR
+from ingest.caption_config import DEFAULT_CAPTION_MODEL, CaptionerConfig, CaptionerError
 from ingest.fetch import FetchSettings
 from ingest.retry import IngestError, RetryPolicy
+from poster_index.base import PosterIndexError
+from postersearch.app.ingest_cli import DEFAULT_CACHE_DIR
+from postersearch.app.search_cli import index_settings_from
+from postersearch.app.wiring import open_index
+
+if TYPE_CHECKING:
+    from ingest.caption import CaptionSummary
 
 logger = logging.getLogger(__name__)
 
@@ -93,11 +100,9 @@ def _positive(args: argparse.Namespace) -> str | None:
     return None
 
 
-async def _caption(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+async def _caption(args: argparse.Namespace) -> CaptionSummary:
     from ingest.caption import CaptionOptions, check_collection, run_caption
     from ingest.captioner import Captioner
-    from poster_index.factory import open_index
-    from search_service.cli import index_settings_from
 
     options = CaptionOptions(
         batch_size=args.batch_size,
@@ -129,8 +134,9 @@ async def _caption(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def caption_command(args: argparse.Namespace) -> int:
     """Runs ``poster-search caption``; exit 0 done, 1 a dependency failed, 2 bad input."""
+    # Lazy, as in _caption: the captioning modules import torch and transformers (seconds),
+    # which every other command would pay for at start.
     from ingest.caption import NoCollectionError
-    from poster_index.base import PosterIndexError
 
     problem = _positive(args)
     if problem:

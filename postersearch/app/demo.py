@@ -14,23 +14,31 @@ import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from poster_index.edge import EdgePosterIndex
-from postersearch.domain import SearchFilter
-from postersearch.encoding import Encoder
-from search_service.core import PosterSearch, SearchPage
-from search_service.errors import SearchError
-from search_service.models import (
+from encoder_service.settings import DEFAULT_MODEL
+from ingest.readers import read_dataset
+from ingest.synth import generate_synthetic
+from ingest.worker import IngestOptions, run_ingest
+from poster_index.base import DEFAULT_COLLECTION, PosterIndex
+from poster_index.settings import IndexSettings
+from postersearch.app.demo_model import (
     ModelChoice,
     hub_unavailable_reason,
     stand_in_model,
     stand_in_notice,
 )
+from postersearch.app.table import format_table
+from postersearch.app.wiring import encoder_settings, open_index, open_local_encoder
+from postersearch.domain import SearchFilter
+from postersearch.encoding import Encoder
+from search_service.core import PosterSearch, SearchPage
+from search_service.errors import SearchError
 from search_service.settings import SearchSettings
-from search_service.table import format_table
 
-DEFAULT_DEMO_MODEL = "google/siglip2-base-patch16-256"
+if TYPE_CHECKING:
+    from encoder_service.local import LocalEncoder
+
 _MARKER = "demo.json"
 
 # (title, query text, filter): English and Korean descriptions, then one narrowed by filters,
@@ -64,7 +72,7 @@ class DemoOptions:
 
     count: int = 2000
     dataset: Path | None = None
-    model: str = DEFAULT_DEMO_MODEL
+    model: str = DEFAULT_MODEL
     workdir: Path = Path("data/demo")
     limit: int = 5
     seed: int = 0
@@ -79,10 +87,11 @@ class _Printer:
         print(text, file=self._out, flush=True)
 
 
-async def _load_encoder(options: DemoOptions, say: _Printer) -> tuple[Encoder, ModelChoice]:
-    from encoder_service.local import open_local_encoder
-    from encoder_service.settings import EncoderSettings
+async def _open(model: str, device: str | None) -> LocalEncoder:
+    return await open_local_encoder(encoder_settings(model, device))
 
+
+async def _load_encoder(options: DemoOptions, say: _Printer) -> tuple[Encoder, ModelChoice]:
     stand_in_dir = options.workdir / "random-siglip"
     reason = await asyncio.to_thread(hub_unavailable_reason, options.model)
     if reason is None:
@@ -94,24 +103,24 @@ async def _load_encoder(options: DemoOptions, say: _Printer) -> tuple[Encoder, M
         folder = (await asyncio.to_thread(stand_in_model, stand_in_dir)).resolve()
         choice = ModelChoice(str(folder), False)
 
-    def settings(model: str) -> EncoderSettings:
-        base = EncoderSettings(model=model)
-        return base.model_copy(update={"device": options.device}) if options.device else base
-
     try:
-        encoder = await open_local_encoder(settings(choice.model))
+        encoder = await _open(choice.model, options.device)
     except Exception as exc:
         if not choice.real:
             raise
         say(stand_in_notice(options.model, str(exc)))
         folder = (await asyncio.to_thread(stand_in_model, stand_in_dir)).resolve()
         choice = ModelChoice(str(folder), False)
-        encoder = await open_local_encoder(settings(choice.model))
+        encoder = await _open(choice.model, options.device)
     say(f"       encoder: {encoder.describe()}")
     return encoder, choice
 
 
-def _open_demo_index(index_dir: Path, identity: dict[str, str], say: _Printer) -> EdgePosterIndex:
+def _index_settings(index_dir: Path) -> IndexSettings:
+    return IndexSettings(backend="edge", path=str(index_dir), collection=DEFAULT_COLLECTION)
+
+
+def _open_demo_index(index_dir: Path, identity: dict[str, str], say: _Printer) -> PosterIndex:
     """The demo's index, emptied first when it holds another dataset or model."""
     marker = index_dir / _MARKER
     identity = {**identity, "dataset": str(Path(identity["dataset"]).resolve())}
@@ -125,14 +134,10 @@ def _open_demo_index(index_dir: Path, identity: dict[str, str], say: _Printer) -
             shutil.rmtree(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps(identity))
-    return EdgePosterIndex(index_dir)
+    return open_index(_index_settings(index_dir))
 
 
 async def _ingest(options: DemoOptions, encoder: Encoder, model: str, say: _Printer) -> Path:
-    from ingest.readers import read_dataset
-    from ingest.synth import generate_synthetic
-    from ingest.worker import IngestOptions, run_ingest
-
     if options.dataset is not None:
         dataset = options.dataset
         say(f"[2/4] dataset: {dataset}")
@@ -162,7 +167,7 @@ async def _ingest(options: DemoOptions, encoder: Encoder, model: str, say: _Prin
 async def _search_examples(
     encoder: Encoder, index_dir: Path, options: DemoOptions, say: _Printer
 ) -> int:
-    index = await asyncio.to_thread(EdgePosterIndex, index_dir)
+    index = await asyncio.to_thread(open_index, _index_settings(index_dir))
     searched = 0
     try:
         search = PosterSearch(encoder, index, SearchSettings())

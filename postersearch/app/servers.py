@@ -1,56 +1,75 @@
-"""Long-running commands: the search server alone, and everything in one process."""
+"""Long-running commands: the encoder server, the search server, and everything in one process.
+
+Each runs the same way: listen at once, load what takes long meanwhile (health says
+NOT_SERVING), serve until `run_until_stopped` returns, then stop everything within one grace.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
-import signal
+import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
+from encoder_service.admission import admitted
+from encoder_service.server import EncoderServer
+from encoder_service.settings import EncoderSettings
 from poster_index.base import IndexUnavailableError, PosterIndex
 from poster_index.settings import IndexSettings
+from postersearch.app.lifecycle import cancel, close_within, failed, run_until_stopped
+from postersearch.app.wiring import LoadingEncoder, encoder_settings, open_encoder, open_index
 from postersearch.domain import CollectionModel, SearchFilter
 from postersearch.encoding import Encoder
-from postersearch.grpc_server import drain_and_stop
 from postersearch.metrics import start_metrics_server
 from search_service.core import PosterSearch
-from search_service.embedded import (
-    LoadingEncoder,
-    local_model_for,
-    open_encoder,
-    open_search_index,
-)
 from search_service.server import create_server
 from search_service.settings import SearchSettings
+from web_ui.app import create_app, serve_http
 
 log = logging.getLogger(__name__)
 
 
-async def _wait_for_stop(*watch: asyncio.Task[Any]) -> None:
-    """Returns on SIGINT or SIGTERM, or when any watched task ends (it stopped itself)."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    waiter = asyncio.create_task(stop.wait())
+async def run_encoder_server(settings: EncoderSettings) -> int:
+    """Runs the encoder server until SIGTERM or SIGINT (``poster-search encoder``).
+
+    The port answers from the start (health NOT_SERVING) while the model loads.
+
+    Returns:
+        The process exit code: 0 after a clean stop, 1 when the model failed to load.
+    """
+    start_metrics_server(settings.metrics_port)
+    server = EncoderServer(settings)
+    await server.start()
+    log.info("encoder listening on %s:%d, loading %s", settings.host, server.port, settings.model)
     try:
-        await asyncio.wait([waiter, *watch], return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        waiter.cancel()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
+        encoder = await open_encoder(settings)
+    except Exception:
+        log.exception("could not load the model %s", settings.model)
+        await server.stop(0)
+        return 1
+    server.attach(encoder)
+    # The translator loads while the server already answers (lazy import: torch).
+    from encoder_service.local import load_translator
 
-
-def _log_encoder_path(encoder: Encoder) -> None:
-    """Logs what an in-process encoder runs on (device, dtype, backend); nothing for gRPC."""
-    from encoder_service.local import LocalEncoder
-
-    if isinstance(encoder, LocalEncoder):
-        log.info("encoder: %s", encoder.describe())
+    translator = asyncio.create_task(load_translator(encoder))
+    info = await encoder.info()
+    log.info(
+        "serving %s (%d-d, %s, %s) on port %d",
+        info.model_id,
+        info.dimension,
+        info.device,
+        info.dtype,
+        server.port,
+    )
+    await run_until_stopped()
+    log.info("stopping: in-flight calls get %.1f s", settings.grace_seconds)
+    started = time.monotonic()
+    await cancel(translator)
+    await server.stop()
+    await close_within(encoder, settings.grace_seconds - (time.monotonic() - started))
+    return 0
 
 
 def _collection_or_none(index: PosterIndex) -> CollectionModel | None:
@@ -65,8 +84,6 @@ async def _start_web(
     search: PosterSearch, index: PosterIndex, settings: SearchSettings, roots: Sequence[Path]
 ) -> asyncio.Task[None]:
     """Starts the web page and JSON API over search, logs where; returns its task."""
-    from web_ui.app import create_app, serve_http
-
     chosen = list(roots) or await asyncio.to_thread(guess_poster_roots, index)
     app = create_app(search, chosen, api_key=settings.http_api_key)
     task = asyncio.create_task(
@@ -88,29 +105,6 @@ async def _start_web(
     return task
 
 
-async def _stop(task: asyncio.Task[Any] | None) -> None:
-    if task is not None and not task.done():
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-async def _close_within(encoder: Encoder, grace_s: float) -> None:
-    """Releases the encoder; work its threads still do is left to end with the process."""
-    try:
-        await asyncio.wait_for(encoder.close(), max(0.5, grace_s))
-    except TimeoutError:
-        log.warning("releasing the encoder took longer than the grace; exiting anyway")
-
-
-def _failed(task: asyncio.Task[Any] | None) -> bool:
-    """Whether task ended by itself with an error (logged here)."""
-    if task is None or not task.done() or task.cancelled() or task.exception() is None:
-        return False
-    log.error("the web page stopped: %s", task.exception())
-    return True
-
-
 async def run_search_server(
     settings: SearchSettings,
     index_settings: IndexSettings,
@@ -125,54 +119,51 @@ async def run_search_server(
     NOT_SERVING and searches UNAVAILABLE until it is ready. With web, the web page and
     JSON API answer on ``settings.http_port`` too, over the same search.
     """
-    from encoder_service.admission import admitted
-    from encoder_service.settings import EncoderSettings
-
     start_metrics_server(settings.metrics_port)
-    index = await asyncio.to_thread(open_search_index, index_settings)
+    index = await asyncio.to_thread(open_index, index_settings, False)
     collection = await asyncio.to_thread(_collection_or_none, index)
-    chosen = local_model_for(model, collection)
-    failed = asyncio.Event()
+    local = encoder_settings(model, device, collection)
+    load_failed = asyncio.Event()
     load: asyncio.Task[None] | None = None
     encoder: Encoder
     if settings.encoder_target:
-        encoder = await open_encoder(settings)
+        encoder = await open_encoder(
+            local, settings.encoder_target, settings.encoder_api_key, settings.encoder_timeout_s
+        )
     else:
-        loading = LoadingEncoder(chosen or "named by ENCODER_MODEL")
+        loading = LoadingEncoder(local.model)
         encoder = loading
 
         async def load_model() -> None:
             try:
-                loaded = await open_encoder(settings, chosen, device)
-                _log_encoder_path(loaded)
-                loading.attach(loaded)
+                loading.attach(await open_encoder(local))
             except Exception:
                 log.exception("could not load the model; stopping")
-                failed.set()
+                load_failed.set()
 
         load = asyncio.create_task(load_model())
     # Image searches pass the same decode admission as the encoder service's callers.
-    encoder = admitted(encoder, EncoderSettings().decode_budget())
+    encoder = admitted(encoder, local.decode_budget())
     search = PosterSearch(encoder, index, settings)
     server, port = create_server(settings, search)
     await server.start()
     log.info("search listening on %s:%d", settings.host, port)
-    failure = asyncio.create_task(failed.wait())
+    failure = asyncio.create_task(load_failed.wait())
     http: asyncio.Task[None] | None = None
     try:
         if web:
             http = await _start_web(search, index, settings, poster_roots)
-        await _wait_for_stop(failure, *([http] if http is not None else []))
-        if _failed(http):
-            failed.set()
+        await run_until_stopped(failure, *([http] if http is not None else []))
+        if failed(http, "the web page"):
+            load_failed.set()
         log.info("stopping: in-flight calls get %.1f s", settings.grace_s)
     finally:
         # Everything stops at once, so the whole stop fits in one grace.
-        await asyncio.gather(_stop(http), _stop(failure), _stop(load), server.stop())
-        await _close_within(encoder, settings.grace_s)
+        await asyncio.gather(cancel(http), cancel(failure), cancel(load), server.stop())
+        await close_within(encoder, settings.grace_s)
         await asyncio.to_thread(index.close)
     log.info("search stopped")
-    return 1 if failed.is_set() else 0
+    return 1 if load_failed.is_set() else 0
 
 
 def guess_poster_roots(index: PosterIndex, sample: int = 100) -> list[Path]:
@@ -208,41 +199,32 @@ async def run_serve(
     One in-process encoder answers both the encoder service and the searches, so the
     model is loaded once and searches skip the gRPC hop.
     """
-    from encoder_service.admission import admitted
-    from encoder_service.server import create_server as create_encoder_server
-    from encoder_service.settings import EncoderSettings
-
     start_metrics_server(settings.metrics_port)
-    index = await asyncio.to_thread(open_search_index, index_settings)
+    index = await asyncio.to_thread(open_index, index_settings, False)
     collection = await asyncio.to_thread(_collection_or_none, index)
-    local = settings.model_copy(update={"encoder_target": ""})
-    encoder_settings = EncoderSettings(host=settings.host, port=encoder_port)
-    loaded = await open_encoder(local, local_model_for(model, collection), device)
-    _log_encoder_path(loaded)
+    local = encoder_settings(model, device, collection, host=settings.host, port=encoder_port)
+    loaded = await open_encoder(local)
     # One admission for both doors: the web page and search gRPC in this process, and
     # the encoder service's callers, share the decode budget.
-    encoder = admitted(
-        loaded,
-        encoder_settings.decode_budget(),
-    )
+    encoder = admitted(loaded, local.decode_budget())
     search = PosterSearch(encoder, index, settings)
-    encoder_server, bound_encoder_port = create_encoder_server(encoder_settings, encoder)
+    encoder_server = EncoderServer(local, encoder)
     search_server, search_port = create_server(settings, search)
     await encoder_server.start()
     await search_server.start()
-    log.info("serving: encoder gRPC :%d, search gRPC :%d", bound_encoder_port, search_port)
+    log.info("serving: encoder gRPC :%d, search gRPC :%d", encoder_server.port, search_port)
     http = await _start_web(search, index, settings, poster_roots)
     web_failed = False
     try:
-        await _wait_for_stop(http)
-        web_failed = _failed(http)
+        await run_until_stopped(http)
+        web_failed = failed(http, "the web page")
         log.info("stopping: in-flight calls get %.1f s", settings.grace_s)
     finally:
         # Everything stops at once, so the whole stop fits in one grace.
         await asyncio.gather(
-            _stop(http), search_server.stop(), drain_and_stop(encoder_server, settings.grace_s)
+            cancel(http), search_server.stop(), encoder_server.stop(settings.grace_s)
         )
-        await _close_within(encoder, settings.grace_s)
+        await close_within(encoder, settings.grace_s)
         await asyncio.to_thread(index.close)
     log.info("stopped")
     return 1 if web_failed else 0

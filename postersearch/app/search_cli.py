@@ -1,4 +1,4 @@
-"""Commands ``search-server``, ``search``, ``serve`` and ``demo`` of ``poster-search``."""
+"""Commands ``search``, ``search-server``, ``serve`` and ``demo`` of ``poster-search``."""
 
 from __future__ import annotations
 
@@ -10,8 +10,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from encoder_service.settings import DEFAULT_MODEL
+from poster_index.settings import IndexSettings
+from postersearch.app.demo import DemoOptions, run_demo
+from postersearch.app.query import Ask, ask_embedded, ask_server
+from postersearch.app.servers import run_search_server, run_serve
+from postersearch.app.table import format_table
 from postersearch.domain import SearchFilter, SearchMode
+from postersearch.grpc_server import exit_code_now
 from postersearch.settings_errors import one_line_settings_errors
+from search_service.core import SearchPage
+from search_service.errors import DependencyUnavailableError, SearchError
 from search_service.settings import SearchSettings
 
 _YEAR_RANGE = re.compile(r"^\s*(\d{4})?\s*(-)?\s*(\d{4})?\s*$")
@@ -82,10 +91,8 @@ def _add_poster_root_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def index_settings_from(args: argparse.Namespace) -> Any:
+def index_settings_from(args: argparse.Namespace) -> IndexSettings:
     """IndexSettings from QDRANT_* variables, overridden by --index/--qdrant-url/--collection."""
-    from poster_index.settings import IndexSettings
-
     overrides: dict[str, Any] = {}
     if args.index:
         overrides.update(backend="edge", path=args.index)
@@ -201,7 +208,7 @@ def add_commands(subparsers: Any) -> None:
     )
     p.add_argument(
         "--model",
-        default="google/siglip2-base-patch16-256",
+        default=DEFAULT_MODEL,
         help="model to use; a random stand-in replaces it, with a notice, when it cannot be had",
     )
     p.add_argument("--workdir", type=Path, default=Path("data/demo"), help="where to keep data")
@@ -214,10 +221,6 @@ def add_commands(subparsers: Any) -> None:
 @one_line_settings_errors
 def search_command(args: argparse.Namespace) -> int:
     """Runs one search and prints a table; exit 0, 2 for a refused request, 1 when down."""
-    from search_service.errors import DependencyUnavailableError, SearchError
-    from search_service.query import Ask, ask_embedded, ask_server
-    from search_service.table import format_table
-
     try:
         flt = filter_from_args(args)
     except argparse.ArgumentTypeError as exc:
@@ -260,7 +263,7 @@ def search_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _page_json(page: Any) -> dict[str, Any]:
+def _page_json(page: SearchPage) -> dict[str, Any]:
     from search_service.understanding import probability_json, understanding_json
 
     return {
@@ -288,9 +291,6 @@ def _page_json(page: Any) -> dict[str, Any]:
 @one_line_settings_errors
 def search_server_command(args: argparse.Namespace) -> int:
     """Runs the search gRPC server until SIGTERM or SIGINT."""
-    from postersearch.grpc_server import exit_code_now
-    from search_service.serve import run_search_server
-
     code = asyncio.run(
         run_search_server(
             search_settings_from(args),
@@ -307,9 +307,6 @@ def search_server_command(args: argparse.Namespace) -> int:
 @one_line_settings_errors
 def serve_command(args: argparse.Namespace) -> int:
     """Runs encoder, search and the web page in one process."""
-    from postersearch.grpc_server import exit_code_now
-    from search_service.serve import run_serve
-
     code = asyncio.run(
         run_serve(
             search_settings_from(args),
@@ -326,8 +323,6 @@ def serve_command(args: argparse.Namespace) -> int:
 @one_line_settings_errors
 def demo_command(args: argparse.Namespace) -> int:
     """Runs the demo: collection, ingest, example searches."""
-    from search_service.demo import DemoOptions, run_demo
-
     if args.count < 1 and args.dataset is None:
         print("error: --count must be at least 1", file=sys.stderr)
         return 2

@@ -1,23 +1,18 @@
-"""The ``poster-search`` command. Each package adds its own subcommands."""
+"""The ``poster-search`` command: the subcommands of the application's command modules."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 from collections.abc import Sequence
 
+from postersearch.app import caption_cli, encoder_cli, ingest_cli, search_cli
 from postersearch.logs import configure_logging
 
-# Modules exposing ``add_commands(subparsers)``; each subcommand sets ``func`` to a
-# callable taking the parsed namespace and returning an exit code.
-COMMAND_MODULES: tuple[str, ...] = (
-    "encoder_service.cli",
-    "ingest.cli",
-    "ingest.caption_cli",
-    "search_service.cli",
-)
+# Each exposes ``add_commands(subparsers)``; each subcommand sets ``func`` to a callable
+# taking the parsed namespace and returning an exit code.
+COMMAND_MODULES = (encoder_cli, ingest_cli, caption_cli, search_cli)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,8 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="log one JSON object per line (env POSTER_SEARCH_LOG_JSON=1)",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module_name in COMMAND_MODULES:
-        importlib.import_module(module_name).add_commands(subparsers)
+    for module in COMMAND_MODULES:
+        module.add_commands(subparsers)
     return parser
 
 

@@ -12,11 +12,11 @@ import grpc
 
 from poster_index.base import IndexUnavailableError
 from poster_index.settings import IndexSettings
+from postersearch.app.wiring import encoder_settings, open_encoder, open_index
 from postersearch.domain import SearchFilter, SearchMode
 from postersearch.encoding import EncodedTexts, EncoderInfo, ImageOutcome, Vectors
 from postersearch.v1 import search_pb2, search_pb2_grpc
 from search_service.core import PosterSearch, SearchPage
-from search_service.embedded import local_model_for, open_encoder, open_search_index
 from search_service.errors import (
     DependencyOverloadedError,
     DependencyUnavailableError,
@@ -85,7 +85,7 @@ async def ask_embedded(
     Raises:
         SearchError: The request was refused, or a dependency is missing.
     """
-    index = await asyncio.to_thread(open_search_index, index_settings)
+    index = await asyncio.to_thread(open_index, index_settings, False)
     try:
         try:
             collection = await asyncio.to_thread(index.collection_model)
@@ -108,7 +108,12 @@ async def ask_embedded(
             return await ask_core(without_model, ask)
         # A bad filter is refused before the model takes seconds to load.
         await without_model.check_filter(ask.flt)
-        encoder = await open_encoder(settings, local_model_for(model, collection), device)
+        encoder = await open_encoder(
+            encoder_settings(model, device, collection),
+            settings.encoder_target,
+            settings.encoder_api_key,
+            settings.encoder_timeout_s,
+        )
         try:
             return await ask_core(PosterSearch(encoder, index, settings), ask)
         finally:
