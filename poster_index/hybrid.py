@@ -122,6 +122,10 @@ def ranked_hybrid(
 
     def fetch(window: int) -> list[SearchHit]:
         ids = first_ids if window == first_window else lexical_ids(window)
-        return fused_hits(window, {point: rank for rank, point in enumerate(ids)})
+        hits = fused_hits(window, {point: rank for rank, point in enumerate(ids)})
+        # Weighted RRF ties exactly (the 12th text match and the first poster by look both
+        # score 1 with the default weights), and Qdrant returns tied points in no fixed
+        # order: the movie id orders them, so that every page sees one order.
+        return sorted(hits, key=lambda hit: (-hit.score, hit.poster.movie_id))
 
     return laddered(fetch, tuning, offset + limit)[offset : offset + limit]
