@@ -81,7 +81,11 @@ def build_random_translator(
         unk_token="<unk>",
         model_max_length=shape.max_positions,
     )
-    vocab = max(shape.vocab_size or 0, tokenizer.get_vocab_size())
+    if shape.vocab_size and shape.vocab_size > tokenizer.get_vocab_size():
+        # Every id of the real-sized vocabulary decodes to a word, so that a translation
+        # has text (and a length) like a real one's, not the empty string.
+        fast.add_tokens([f" w{i}" for i in range(tokenizer.get_vocab_size(), shape.vocab_size)])
+    vocab = max(shape.vocab_size or 0, len(fast))
     config = MarianConfig(
         vocab_size=vocab,
         decoder_vocab_size=vocab,

@@ -1,9 +1,14 @@
-"""Conversions between the search proto messages and the domain types."""
+"""Conversions between the search proto messages and the domain types.
+
+Every front door maps a request here: the gRPC servicer hands its messages to
+`run_search`, `run_search_by_image` and `run_similar`, and the web JSON API parses its
+query strings and bodies into the same messages first (`web_ui.params`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from postersearch.domain import Poster, SearchFilter, SearchHit, SearchMode
 from postersearch.encoding import TextTokens
@@ -11,6 +16,9 @@ from postersearch.v1 import search_pb2
 from search_service.core import SearchPage
 from search_service.steering import Steering, steering
 from search_service.translation import Translation
+
+if TYPE_CHECKING:
+    from search_service.core import PosterSearch
 
 _MODE_TO_PB: dict[SearchMode, search_pb2.SearchMode] = {
     SearchMode.HYBRID: search_pb2.SEARCH_MODE_HYBRID,
@@ -98,6 +106,63 @@ def page_args(request: _Paged) -> tuple[int | None, int | None]:
     limit = request.limit if request.HasField("limit") else None
     offset = request.offset if request.HasField("offset") else None
     return limit, offset
+
+
+async def run_search(search: PosterSearch, request: search_pb2.SearchRequest) -> SearchPage:
+    """Answers a SearchRequest: posters matching a description, or browsing by filter.
+
+    Raises:
+        SearchError: What PosterSearch refuses or fails at.
+    """
+    limit, offset = page_args(request)
+    return await search.search(
+        request.query,
+        filter_from_pb(request.filter),
+        limit,
+        offset,
+        mode_from_pb(request.mode),
+        steering_from_pb(request),
+        min_probability=min_probability_from_pb(request),
+        translate=not request.no_translate,
+    )
+
+
+async def run_search_by_image(
+    search: PosterSearch, request: search_pb2.SearchByImageRequest
+) -> SearchPage:
+    """Answers a SearchByImageRequest: posters that look like the image.
+
+    Raises:
+        SearchError: What PosterSearch refuses or fails at.
+    """
+    limit, offset = page_args(request)
+    return await search.search_by_image(
+        request.image,
+        filter_from_pb(request.filter),
+        limit,
+        offset,
+        request.query,
+        steering_from_pb(request),
+    )
+
+
+async def run_similar(
+    search: PosterSearch, request: search_pb2.SimilarPostersRequest
+) -> SearchPage:
+    """Answers a SimilarPostersRequest: posters that look like a stored movie's poster.
+
+    Raises:
+        SearchError: What PosterSearch refuses or fails at.
+    """
+    limit, offset = page_args(request)
+    return await search.similar(
+        request.movie_id,
+        filter_from_pb(request.filter),
+        limit,
+        offset,
+        request.query,
+        steering_from_pb(request),
+    )
 
 
 def hit_to_pb(hit: SearchHit) -> search_pb2.SearchHit:

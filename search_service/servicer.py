@@ -22,13 +22,11 @@ from postersearch.v1 import search_pb2, search_pb2_grpc
 from search_service.core import PosterSearch
 from search_service.errors import SearchError
 from search_service.mapping import (
-    filter_from_pb,
     genres_to_pb,
-    min_probability_from_pb,
-    mode_from_pb,
-    page_args,
     page_to_pb,
-    steering_from_pb,
+    run_search,
+    run_search_by_image,
+    run_similar,
 )
 
 T = TypeVar("T")
@@ -87,23 +85,7 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
         self, request: search_pb2.SearchRequest, context: grpc.aio.ServicerContext
     ) -> search_pb2.SearchResponse:
         """Posters matching a description; filter-only requests browse by rating."""
-        limit, offset = page_args(request)
-        flt = filter_from_pb(request.filter)
-        mode = mode_from_pb(request.mode)
-        cutoff = min_probability_from_pb(request)
-        page = await _within_deadline(
-            context,
-            lambda: self._search.search(
-                request.query,
-                flt,
-                limit,
-                offset,
-                mode,
-                steering_from_pb(request),
-                min_probability=cutoff,
-                translate=not request.no_translate,
-            ),
-        )
+        page = await _within_deadline(context, lambda: run_search(self._search, request))
         return page_to_pb(page)
 
     async def SearchByImage(
@@ -111,28 +93,14 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
     ) -> search_pb2.SearchResponse:
         """Posters that look like the given image."""
         CALLER.set(caller_of_peer(context.peer()))
-        limit, offset = page_args(request)
-        flt = filter_from_pb(request.filter)
-        page = await _within_deadline(
-            context,
-            lambda: self._search.search_by_image(
-                request.image, flt, limit, offset, request.query, steering_from_pb(request)
-            ),
-        )
+        page = await _within_deadline(context, lambda: run_search_by_image(self._search, request))
         return page_to_pb(page)
 
     async def SimilarPosters(
         self, request: search_pb2.SimilarPostersRequest, context: grpc.aio.ServicerContext
     ) -> search_pb2.SearchResponse:
         """Posters that look like a stored movie's poster, that movie left out."""
-        limit, offset = page_args(request)
-        flt = filter_from_pb(request.filter)
-        page = await _within_deadline(
-            context,
-            lambda: self._search.similar(
-                request.movie_id, flt, limit, offset, request.query, steering_from_pb(request)
-            ),
-        )
+        page = await _within_deadline(context, lambda: run_similar(self._search, request))
         return page_to_pb(page)
 
     async def ListGenres(

@@ -158,8 +158,8 @@ class QueryTranslator:
                     None, f"translation failed ({exc}), so the query was searched as typed only"
                 )
             cached = normalise_query(answer)
-            if cached:
-                self.cache.put(model_id, text, cached)
+            # An empty answer is kept too: asking the model again would give it again.
+            self.cache.put(model_id, text, cached)
         if not cached or cached.casefold() == text.casefold():
             return TranslationOutcome(
                 None, "the translator returned no other text, so the query was searched as typed"

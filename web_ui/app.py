@@ -1,8 +1,9 @@
 """The web page and its JSON API, served beside the gRPC services by ``poster-search serve``.
 
-The endpoints mirror the SearchService RPCs (same field names as search.proto) and leave
-every rule about what a valid request is to PosterSearch, so the page, the JSON API and
-gRPC accept and refuse the same requests.
+The endpoints mirror the SearchService RPCs: each request is read into the RPC's proto
+message (`web_ui.params`) and answered through `search_service.mapping`, as a gRPC call is,
+and every rule about what a valid request is stays PosterSearch's, so the page, the JSON
+API and gRPC accept and refuse the same requests.
 """
 
 from __future__ import annotations
@@ -26,15 +27,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from postersearch.callers import CALLER
 from postersearch.grpc_server import bounded
 from postersearch.status import Outcome, outcome_of
+from postersearch.v1 import search_pb2
 from search_service.errors import InvalidRequestError, SearchError
+from search_service.mapping import run_search, run_search_by_image, run_similar
 from search_service.understanding import understanding_json
 from web_ui.files import POSTER_URL_PREFIX, PosterFiles
-from web_ui.params import (
-    SearchArgs,
-    args_from_json,
-    args_from_query,
-    response_json,
-)
+from web_ui.params import request_from_json, request_from_query, response_json
 from web_ui.upload import PayloadTooLargeError, read_image
 
 if TYPE_CHECKING:
@@ -178,18 +176,6 @@ def create_app(
     if api_key:
         _install_api_key(app, api_key)
 
-    async def _search(args: SearchArgs) -> SearchPage:
-        return await search.search(
-            args.query,
-            args.flt,
-            args.limit,
-            args.offset,
-            args.mode,
-            args.steering,
-            min_probability=args.min_probability,
-            translate=args.translate,
-        )
-
     @app.get("/", include_in_schema=False)
     async def page() -> Response:
         return FileResponse(STATIC_DIR / "index.html", headers=_PAGE_HEADERS)
@@ -215,26 +201,27 @@ def create_app(
     async def search_get(request: Request) -> dict[str, Any]:
         """Posters matching ``query`` (``mode``: hybrid, vector or text), with the filters;
         ``exclude`` (repeatable), ``exclude_movie_ids`` (repeatable) and ``diverse``."""
-        args = args_from_query(request.query_params)
-        page = await _search(args)
-        return _page_json(page, files)
+        message = request_from_query(request.query_params, search_pb2.SearchRequest())
+        return _page_json(await run_search(search, message), files)
 
     @app.post("/api/search")
     async def search_post(request: Request) -> dict[str, Any]:
         """The same search with a JSON SearchRequest body."""
-        args = args_from_json(await _json_body(request, max_json_bytes))
-        page = await _search(args)
-        return _page_json(page, files)
+        body = await _json_body(request, max_json_bytes)
+        message = request_from_json(body, search_pb2.SearchRequest())
+        return _page_json(await run_search(search, message), files)
 
     @app.get("/api/similar/{movie_id}")
     async def similar(movie_id: str, request: Request) -> dict[str, Any]:
         """Posters that look like this movie's poster; the movie itself is left out.
 
         ``query`` adds words to its look ("but in blue")."""
-        args = args_from_query(request.query_params, with_query=False)
-        page = await search.similar(
-            movie_id, args.flt, args.limit, args.offset, args.query, args.steering
+        message = request_from_query(
+            request.query_params,
+            search_pb2.SimilarPostersRequest(movie_id=movie_id),
+            elsewhere=frozenset({"movie_id"}),
         )
+        page = await run_similar(search, message)
         return response_json(page.hits, page.model_id, files)
 
     @app.post("/api/search-by-image")
@@ -244,13 +231,15 @@ def create_app(
         Filters, limit, offset, exclusions and ``query`` (words added to the image's look,
         "but in blue") travel in the query string.
         """
-        args = args_from_query(request.query_params, with_query=False)
+        message = request_from_query(
+            request.query_params,
+            search_pb2.SearchByImageRequest(),
+            elsewhere=frozenset({"image"}),
+        )
         # Decode work is charged to the uploading client, as for gRPC callers.
         CALLER.set(f"http:{request.client.host}" if request.client else "http:unknown")
-        image = await read_image(request, max_upload_bytes)
-        page = await search.search_by_image(
-            image, args.flt, args.limit, args.offset, args.query, args.steering
-        )
+        message.image = await read_image(request, max_upload_bytes)
+        page = await run_search_by_image(search, message)
         return response_json(page.hits, page.model_id, files)
 
     @app.get(POSTER_URL_PREFIX + "{path:path}", include_in_schema=False)

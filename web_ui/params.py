@@ -1,232 +1,197 @@
-"""Turns query strings and JSON bodies into search arguments, and results into JSON.
+"""Reads the JSON API's query strings and JSON bodies as search proto messages, and writes
+results as JSON.
 
-Only the shape of the input is checked here (is it a number, a list of strings...).
-Whether the values make sense (year range, rating scale, page size, known genres) is
-PosterSearch's decision, so the web page and the gRPC service refuse exactly the same
-requests with the same messages.
-
-Field names are those of ``proto/postersearch/v1/search.proto``.
+A request becomes the message the gRPC service receives (SearchRequest,
+SearchByImageRequest, SimilarPostersRequest) through the proto's JSON mapping
+(`google.protobuf.json_format`), and `search_service.mapping` turns that message into
+PosterSearch's arguments for both front doors. What is added here is only what a web
+form needs on top of the proto's JSON: filter fields may sit at the top level
+(``?genres_any=Horror&year_from=1980``), a query string repeats a parameter for a list
+and writes booleans as ``1``/``true``/``on``, the mode is named as in responses
+(``hybrid``, ``vector``, ``text``), and empty values count as unset. Whether the values
+make sense (year range, rating scale, page size, known genres) is PosterSearch's
+decision, so the web page and the gRPC service refuse the same requests.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar, cast
 
+from google.protobuf import json_format
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import Message
 from starlette.datastructures import QueryParams
 
-from postersearch.domain import Poster, SearchFilter, SearchHit
+from postersearch.domain import Poster, SearchHit
+from postersearch.v1 import search_pb2
+from search_service.core import parse_mode
 from search_service.errors import InvalidRequestError
-from search_service.steering import NO_STEERING, Steering, steering
+from search_service.mapping import mode_to_pb
 from web_ui.files import PosterFiles
 
-GENRE_FIELDS = ("genres_any", "genres_all", "genres_none")
-FILTER_FIELDS = (*GENRE_FIELDS, "year_from", "year_to", "min_rating")
-PAGE_FIELDS = ("limit", "offset")
-# How a text query is matched; PosterSearch checks the value.
+M = TypeVar("M", bound=Message)
+
+FILTER_FIELD = "filter"
 MODE_FIELD = "mode"
-# Exclusions and a diverse page (repeatable in a query string, lists in JSON).
-STEERING_LISTS = ("exclude", "exclude_movie_ids")
-STEERING_FIELDS = (*STEERING_LISTS, "diverse")
-# How a text query is understood: the probability cutoff and translation.
-QUERY_FIELDS = ("min_probability", "no_translate")
+_TRUE = frozenset({"1", "true", "on", "yes"})
+_FALSE = frozenset({"0", "false", "off", "no"})
 
 
-@dataclass(frozen=True)
-class SearchArgs:
-    """What one search request asks for, before PosterSearch validates it."""
-
-    query: str = ""
-    flt: SearchFilter = field(default_factory=SearchFilter)
-    limit: int | None = None
-    offset: int | None = None
-    mode: str | None = None
-    steering: Steering = NO_STEERING
-    min_probability: float | None = None
-    translate: bool = True
+def _by_name(fields: Iterable[FieldDescriptor]) -> dict[str, FieldDescriptor]:
+    return {field.name: field for field in fields}
 
 
-def _as_mode(value: Any) -> str | None:
-    if value is None or value == "":
+# The stubs type a descriptor as either implementation's; both have the same fields.
+_FILTER_DESCRIPTOR = cast(Descriptor, search_pb2.Filter.DESCRIPTOR)
+_FILTER_FIELDS = _by_name(_FILTER_DESCRIPTOR.fields)
+
+
+def _accepted(message: Message, elsewhere: frozenset[str]) -> dict[str, FieldDescriptor]:
+    """The message's fields a request may name, the filter's at the top level too."""
+    descriptor = cast(Descriptor, message.DESCRIPTOR)
+    fields = _by_name(f for f in descriptor.fields if f.name not in elsewhere)
+    if FILTER_FIELD in descriptor.fields_by_name:
+        fields.update(_FILTER_FIELDS)
+    return fields
+
+
+def _refuse_unknown(keys: set[str], accepted: Mapping[str, object]) -> None:
+    unknown = sorted(keys - set(accepted))
+    if unknown:
+        names = ", ".join(repr(key) for key in unknown)
+        raise InvalidRequestError(f"unknown parameter {names}; accepted: {', '.join(accepted)}")
+
+
+def _unset(value: Any) -> bool:
+    return value is None or value == ""
+
+
+def _proto_json(values: Mapping[str, Any], fields: Mapping[str, FieldDescriptor]) -> dict[str, Any]:
+    """values in the proto's JSON form: empty values left out, blank list entries dropped
+    (a blank form field names nothing), the mode by its enum name."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if _unset(value):
+            continue
+        field = fields[key]
+        if field.is_repeated and isinstance(value, list):
+            value = [item for item in value if not (isinstance(item, str) and not item.strip())]
+        elif key == MODE_FIELD:
+            if not isinstance(value, str):
+                raise InvalidRequestError(f"mode must be a string, got {value!r}")
+            value = search_pb2.SearchMode.Name(mode_to_pb(parse_mode(value)))
+        out[key] = value
+    return out
+
+
+def request_from_json(body: Any, message: M, *, elsewhere: frozenset[str] = frozenset()) -> M:
+    """Parses a JSON request into message, e.g. SearchRequest from
+    ``{"query": "red", "filter": {"genres_any": ["Horror"]}, "limit": 5}``.
+
+    The filter's fields may also sit at the top level, as in a query string. Fields named
+    in elsewhere come from elsewhere (the URL path, an upload) and are refused here.
+
+    Raises:
+        InvalidRequestError: Not an object, an unknown field, a field given both inside and
+            outside ``filter``, or a value the proto's JSON mapping refuses (it names the
+            field).
+    """
+    if not isinstance(body, dict):
+        raise InvalidRequestError("the request body must be a JSON object")
+    fields = _accepted(message, elsewhere)
+    top = {key: value for key, value in body.items() if key != FILTER_FIELD}
+    _refuse_unknown(set(top), fields)
+    nested = body.get(FILTER_FIELD)
+    nested = {} if _unset(nested) else nested
+    if not isinstance(nested, dict):
+        raise InvalidRequestError("filter must be a JSON object")
+    _refuse_unknown(set(nested), _FILTER_FIELDS)
+    both = sorted(set(nested) & set(top))
+    if both:
+        raise InvalidRequestError(f"{both[0]} is given both inside and outside filter")
+    flat_filter = {key: top.pop(key) for key in list(top) if key in _FILTER_FIELDS}
+    values = _proto_json(top, fields)
+    in_filter = _proto_json({**flat_filter, **nested}, _FILTER_FIELDS)
+    if in_filter:
+        values[FILTER_FIELD] = in_filter
+    try:
+        return json_format.ParseDict(values, message, ignore_unknown_fields=False)
+    except json_format.ParseError as exc:
+        raise _refused_field(values, message, fields) or InvalidRequestError(
+            f"invalid request: {exc}"
+        ) from None
+
+
+_KINDS = {
+    FieldDescriptor.TYPE_STRING: ("a string", "strings"),
+    FieldDescriptor.TYPE_INT32: ("a whole number (32-bit)", "whole numbers"),
+    FieldDescriptor.TYPE_DOUBLE: ("a number", "numbers"),
+    FieldDescriptor.TYPE_BOOL: ("true or false (unquoted)", "booleans"),
+    FieldDescriptor.TYPE_MESSAGE: ("a JSON object", "JSON objects"),
+}
+
+
+def _kind(field: FieldDescriptor) -> str:
+    one, many = _KINDS.get(field.type, ("a value of its proto type", "such values"))
+    return f"a list of {many}" if field.is_repeated else one
+
+
+def _refused_field(
+    values: Mapping[str, Any], message: Message, fields: Mapping[str, FieldDescriptor]
+) -> InvalidRequestError | None:
+    """Which field the proto's JSON mapping refused, as a message that names it and the
+    kind of value it takes (the mapping's own words name the parser's internals)."""
+    for key, value in values.items():
+        if key == FILTER_FIELD:
+            found = _refused_field(value, search_pb2.Filter(), _FILTER_FIELDS)
+        else:
+            try:
+                json_format.ParseDict({key: value}, type(message)())
+                continue
+            except json_format.ParseError:
+                found = InvalidRequestError(f"{key} must be {_kind(fields[key])}, got {value!r}")
+        if found is not None:
+            return found
+    return None
+
+
+def _as_bool(name: str, value: str) -> bool | None:
+    """A query string's boolean; None (unset) for a blank value."""
+    text = value.strip().lower()
+    if not text:
         return None
-    if not isinstance(value, str):
-        raise InvalidRequestError(f"mode must be a string, got {value!r}")
-    return value
-
-
-def _as_int(name: str, value: Any) -> int | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise InvalidRequestError(f"{name} must be a whole number, got {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            pass
-    raise InvalidRequestError(f"{name} must be a whole number, got {value!r}")
-
-
-def _as_float(name: str, value: Any) -> float | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise InvalidRequestError(f"{name} must be a number, got {value!r}")
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            raise InvalidRequestError(f"{name} must be a number, got {value!r}") from None
-    else:
-        raise InvalidRequestError(f"{name} must be a number, got {value!r}")
-    if not math.isfinite(number):
-        raise InvalidRequestError(f"{name} must be a finite number, got {value!r}")
-    return number
-
-
-def _as_bool(name: str, value: Any) -> bool:
-    if value is None or value == "":
-        return False
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in {"1", "true", "on", "yes"}:
-        return True
-    if isinstance(value, str) and value.strip().lower() in {"0", "false", "off", "no"}:
-        return False
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
     raise InvalidRequestError(f"{name} must be true or false, got {value!r}")
 
 
-def _as_texts(name: str, value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise InvalidRequestError(f"{name} must be a list of strings, got {value!r}")
-    return tuple(value)
+def request_from_query(
+    params: QueryParams, message: M, *, elsewhere: frozenset[str] = frozenset()
+) -> M:
+    """Parses a query string such as ``?query=red&genres_any=Horror&year_from=1980`` into
+    message, as `request_from_json` would the same fields.
 
-
-def _steering_from(values: Mapping[str, Any]) -> Steering:
-    return steering(
-        _as_texts("exclude", values.get("exclude")),
-        _as_texts("exclude_movie_ids", values.get("exclude_movie_ids")),
-        _as_bool("diverse", values.get("diverse")),
-    )
-
-
-def _as_genres(name: str, value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise InvalidRequestError(f"{name} must be a list of genre names, got {value!r}")
-    # Empty entries come from blank form fields; they name no genre.
-    return tuple(item for item in value if item.strip())
-
-
-def _filter_from(values: Mapping[str, Any]) -> SearchFilter:
-    return SearchFilter(
-        genres_any=_as_genres("genres_any", values.get("genres_any")),
-        genres_all=_as_genres("genres_all", values.get("genres_all")),
-        genres_none=_as_genres("genres_none", values.get("genres_none")),
-        year_from=_as_int("year_from", values.get("year_from")),
-        year_to=_as_int("year_to", values.get("year_to")),
-        min_rating=_as_float("min_rating", values.get("min_rating")),
-    )
-
-
-def _refuse_unknown(keys: set[str], allowed: tuple[str, ...]) -> None:
-    unknown = sorted(keys - set(allowed))
-    if unknown:
-        names = ", ".join(repr(key) for key in unknown)
-        raise InvalidRequestError(f"unknown parameter {names}; accepted: {', '.join(allowed)}")
-
-
-def args_from_query(params: QueryParams, *, with_query: bool = True) -> SearchArgs:
-    """Reads a query string such as ``?query=red&genres_any=Horror&year_from=1980``.
-
-    Genre parameters, ``exclude`` and ``exclude_movie_ids`` may repeat. Empty values count
-    as unset, so a plain HTML form with blank fields can submit directly. Without
-    with_query (an image or a similar movie), ``query`` is words that steer the look and
-    there is no ``mode``.
+    A list field (genres, ``exclude``, ``exclude_movie_ids``) repeats its parameter;
+    booleans are ``1``/``true``/``on``/``yes`` or ``0``/``false``/``off``/``no``; empty
+    values count as unset, so a plain HTML form with blank fields can submit directly.
 
     Raises:
         InvalidRequestError: An unknown parameter, or a value of the wrong type.
     """
-    allowed = (
-        "query",
-        *((MODE_FIELD, *QUERY_FIELDS) if with_query else ()),
-        *FILTER_FIELDS,
-        *PAGE_FIELDS,
-        *STEERING_FIELDS,
-    )
-    _refuse_unknown(set(params.keys()), allowed)
-    values: dict[str, Any] = {key: params.get(key) for key in params}
-    for key in (*GENRE_FIELDS, *STEERING_LISTS):
-        values[key] = params.getlist(key)
-    return SearchArgs(
-        query=str(values.get("query") or ""),
-        flt=_filter_from(values),
-        limit=_as_int("limit", values.get("limit")),
-        offset=_as_int("offset", values.get("offset")),
-        mode=_as_mode(values.get(MODE_FIELD)),
-        steering=_steering_from(values),
-        min_probability=_as_float("min_probability", values.get("min_probability")),
-        translate=not _as_bool("no_translate", values.get("no_translate")),
-    )
-
-
-def args_from_json(body: Any) -> SearchArgs:
-    """Reads a JSON SearchRequest: ``{"query", "filter": {...}, "limit", "offset"}``.
-
-    The filter fields may also sit at the top level, as in the query string form.
-
-    Raises:
-        InvalidRequestError: Not an object, an unknown field, or a value of the wrong type.
-    """
-    if not isinstance(body, dict):
-        raise InvalidRequestError("the request body must be a JSON object")
-    _refuse_unknown(
-        set(body),
-        (
-            "query",
-            MODE_FIELD,
-            *QUERY_FIELDS,
-            "filter",
-            *FILTER_FIELDS,
-            *PAGE_FIELDS,
-            *STEERING_FIELDS,
-        ),
-    )
-    nested = body.get("filter") or {}
-    if not isinstance(nested, dict):
-        raise InvalidRequestError("filter must be a JSON object")
-    _refuse_unknown(set(nested), FILTER_FIELDS)
-    both = sorted(set(nested) & set(body))
-    if both:
-        raise InvalidRequestError(f"{both[0]} is given both inside and outside filter")
-    query = body.get("query") or ""
-    if not isinstance(query, str):
-        raise InvalidRequestError(f"query must be a string, got {query!r}")
-    return SearchArgs(
-        query=query,
-        flt=_filter_from({**body, **nested}),
-        limit=_as_int("limit", body.get("limit")),
-        offset=_as_int("offset", body.get("offset")),
-        mode=_as_mode(body.get(MODE_FIELD)),
-        steering=_steering_from(body),
-        min_probability=_as_float("min_probability", body.get("min_probability")),
-        translate=not _as_bool("no_translate", body.get("no_translate")),
-    )
+    # A query string is flat: the filter's fields stand at the top level.
+    fields = _accepted(message, elsewhere | {FILTER_FIELD})
+    _refuse_unknown(set(params.keys()), fields)
+    values: dict[str, Any] = {}
+    for key in params:
+        field = fields[key]
+        if field.is_repeated:
+            values[key] = params.getlist(key)
+        elif field.type == FieldDescriptor.TYPE_BOOL:
+            values[key] = _as_bool(key, params[key])
+        else:
+            values[key] = params[key]
+    return request_from_json(values, message, elsewhere=elsewhere)
 
 
 def poster_json(poster: Poster, files: PosterFiles) -> dict[str, Any]:

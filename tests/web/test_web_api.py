@@ -106,7 +106,10 @@ def test_paging_with_offset(client: TestClient) -> None:
         ({"query": "red", "year_from": 2010, "year_to": 1990}, "year_from (2010) is after"),
         ({"query": "red", "year_from": "nineteen"}, "year_from must be a whole number"),
         ({"query": "red", "min_rating": 11}, "min_rating must be between 0 and 10"),
-        ({"query": "red", "min_rating": "nan"}, "min_rating must be a finite number"),
+        ({"query": "red", "min_rating": "nan"}, "min_rating must be a number, got 'nan'"),
+        ({"query": "red", "min_rating": "NaN"}, "min_rating must be between 0 and 10, got nan"),
+        ({"query": "red", "year_to": "99999999999"}, "year_to must be a whole number (32-bit)"),
+        ({"query": "red", "filter": "{}"}, "unknown parameter 'filter'"),
         ({"query": "red", "limit": 0}, "limit must be between 1 and 100"),
         ({"query": "red", "offset": -1}, "offset must be 0 or more"),
         ({"query": "red", "genres_any": "Western"}, "unknown genre 'Western'"),
@@ -131,7 +134,10 @@ def test_invalid_requests_are_400_with_a_message(
         ({"query": "red", "filter": {"genres_any": "Horror", "decade": 1980}}, "'decade'"),
         ({"query": "red", "filter": {"year_to": 1990}, "year_to": 1991}, "both inside"),
         ({"query": "red", "limit": True}, "limit must be a whole number"),
-        ({"query": "red", "genres_any": [1]}, "list of genre names"),
+        ({"query": "red", "genres_any": [1]}, "genres_any must be a list of strings, got [1]"),
+        ({"query": "red", "filter": []}, "filter must be a JSON object"),
+        ({"query": "red", "mode": "SEARCH_MODE_TEXT"}, "unknown search mode"),
+        ({"query": "red", "image": "AAAA"}, "unknown parameter 'image'"),
     ],
 )
 def test_invalid_json_bodies_are_400(client: TestClient, body: object, expected: str) -> None:
