@@ -251,6 +251,11 @@ class PosterSearch:
         wanted = translate and self._settings.translate
         outcome = await self._translator.translate(text, info) if wanted else NOT_ASKED
         translation = outcome.translation
+        limit_chars = self._settings.max_text_chars or info.max_text_chars
+        if translation is not None and len(translation.text) > limit_chars:
+            # A translation longer than the model can ever read: its first part is all
+            # the model would read anyway, and the query must not fail for it.
+            translation = replace(translation, text=translation.text[:limit_chars].strip())
         texts = [text] if translation is None else [text, translation.text]
         vectors, read = await self._encode_texts(texts, model)
         words = text if translation is None else f"{text} {translation.text}"
