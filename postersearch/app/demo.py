@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from encoder_service.settings import DEFAULT_MODEL
+from encoder_service.settings import DEFAULT_MODEL, EncoderSettings
 from ingest.readers import read_dataset
 from ingest.synth import generate_synthetic
 from ingest.worker import IngestOptions, run_ingest
@@ -27,6 +27,8 @@ from postersearch.app.demo_model import (
     hub_unavailable_reason,
     stand_in_model,
     stand_in_notice,
+    stand_in_translator,
+    stand_in_translator_notice,
 )
 from postersearch.app.table import format_table
 from postersearch.app.wiring import encoder_settings, open_index, open_local_encoder
@@ -87,12 +89,32 @@ class _Printer:
         print(text, file=self._out, flush=True)
 
 
-async def _open(model: str, device: str | None) -> LocalEncoder:
-    return await open_local_encoder(encoder_settings(model, device))
+async def _open(model: str, device: str | None, translator: str | None) -> LocalEncoder:
+    if translator is None:
+        return await open_local_encoder(encoder_settings(model, device))
+    return await open_local_encoder(encoder_settings(model, device, translator=translator))
 
 
-async def _load_encoder(options: DemoOptions, say: _Printer) -> tuple[Encoder, ModelChoice]:
+async def _choose_translator(options: DemoOptions, say: _Printer) -> str | None:
+    """The translator's folder when the configured one cannot be had: a random stand-in,
+    so that the Korean examples still run with a translation beside them. None keeps the
+    configured one (ENCODER_TRANSLATOR, or none when it is set empty)."""
+    configured = EncoderSettings().translator
+    if not configured:
+        return None
+    reason = await asyncio.to_thread(hub_unavailable_reason, configured)
+    if reason is None:
+        return None
+    say(stand_in_translator_notice(configured, reason))
+    folder = options.workdir / "random-translator"
+    return str((await asyncio.to_thread(stand_in_translator, folder)).resolve())
+
+
+async def _load_encoder(
+    options: DemoOptions, say: _Printer
+) -> tuple[Encoder, ModelChoice, str | None]:
     stand_in_dir = options.workdir / "random-siglip"
+    translator = await _choose_translator(options, say)
     reason = await asyncio.to_thread(hub_unavailable_reason, options.model)
     if reason is None:
         choice = ModelChoice(options.model, True)
@@ -104,16 +126,16 @@ async def _load_encoder(options: DemoOptions, say: _Printer) -> tuple[Encoder, M
         choice = ModelChoice(str(folder), False)
 
     try:
-        encoder = await _open(choice.model, options.device)
+        encoder = await _open(choice.model, options.device, translator)
     except Exception as exc:
         if not choice.real:
             raise
         say(stand_in_notice(options.model, str(exc)))
         folder = (await asyncio.to_thread(stand_in_model, stand_in_dir)).resolve()
         choice = ModelChoice(str(folder), False)
-        encoder = await _open(choice.model, options.device)
+        encoder = await _open(choice.model, options.device, translator)
     say(f"       encoder: {encoder.describe()}")
-    return encoder, choice
+    return encoder, choice, translator
 
 
 def _index_settings(index_dir: Path) -> IndexSettings:
@@ -193,6 +215,8 @@ async def _search_examples(
                 say(f"  (skipped: {exc})")
                 continue
             say(format_table(page.hits))
+            if page.translation is not None:
+                say(f"  also searched in English as: {page.translation.text}")
             say(f"  {elapsed_ms:.1f} ms, {_mode(page)}")
             searched += 1
             first_hit = first_hit or (page.hits[0].poster.movie_id if page.hits else None)
@@ -258,7 +282,7 @@ async def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
     say = _Printer(out)
     say("Poster search demo: describe a poster in English or Korean, get matching posters.")
     say(f"[1/4] model: trying {options.model}")
-    encoder, choice = await _load_encoder(options, say)
+    encoder, choice, translator = await _load_encoder(options, say)
     try:
         index_dir = await _ingest(options, encoder, choice.model, say)
         searched = await _search_examples(encoder, index_dir, options, say)
@@ -271,7 +295,12 @@ async def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
     say()
     say("Try your own searches over this collection:")
     say(f'  poster-search search "a lonely astronaut" --index {index_dir} --limit 5')
-    say(f'  poster-search search "우주를 배경으로 한 공상과학 영화" --index {index_dir}')
+    # The search command reads its translator from ENCODER_TRANSLATOR, like every command.
+    use_translator = f"ENCODER_TRANSLATOR={translator} " if translator else ""
+    say(
+        f'  {use_translator}poster-search search "우주를 배경으로 한 공상과학 영화" '
+        f"--index {index_dir} --json"
+    )
     say(f'  poster-search search "an astronaut stranded in space" --mode text --index {index_dir}')
     say(f"  poster-search search --genre Horror --year 1980-1989 --index {index_dir}")
     say(f"  poster-search serve --index {index_dir}    # web page on http://localhost:8080/")

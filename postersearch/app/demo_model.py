@@ -15,6 +15,7 @@ from pathlib import Path
 from huggingface_hub import model_info, try_to_load_from_cache
 
 from postersearch.random_siglip import TINY, build_random_siglip
+from postersearch.random_translator import TINY_TRANSLATOR, build_random_translator
 
 _PROBE_TIMEOUT_S = 5.0
 
@@ -42,6 +43,23 @@ def stand_in_notice(model: str, reason: str) -> str:
         "      is downloaded once, about 1.5 GB), or download it elsewhere and pass\n"
         "      --model /path/to/the/checkpoint."
     )
+
+
+def stand_in_translator_notice(translator: str, reason: str) -> str:
+    """What the demo prints when it runs the random stand-in translator instead."""
+    return (
+        f"NOTE: the translator {translator} could not be loaded ({reason}).\n"
+        "      Continuing with a randomly initialised MarianMT built locally, so that Korean\n"
+        "      queries are searched with a translation beside them: its English is NOT a\n"
+        "      real translation."
+    )
+
+
+def stand_in_translator(folder: Path) -> Path:
+    """The random stand-in translator, built once into folder and reused afterwards."""
+    if (folder / "config.json").is_file():
+        return folder
+    return build_random_translator(folder, TINY_TRANSLATOR)
 
 
 def hub_unavailable_reason(model: str) -> str | None:

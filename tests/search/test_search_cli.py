@@ -153,6 +153,10 @@ async def test_demo_runs_end_to_end_and_says_its_model_is_a_stand_in(
     assert "ingested 40" in text
     assert re.search(r"encoder: \S+ on cpu, dtype float32, backend torch", text)
     assert "네온사인이 많은 사이버펑크 느낌" in text
+    # No hub here: the Korean examples run with the random stand-in translator beside them.
+    assert "MarianMT built locally" in text
+    assert "also searched in English as:" in text
+    assert "ENCODER_TRANSLATOR=" in text
     assert len(re.findall(r"^#\s+score\s+title", text, re.MULTILINE)) == 7
     assert "Posters similar to movie" in text
     assert "hybrid mode" in text
