@@ -4,8 +4,9 @@ Builds the real architecture of the default model (SigLIP2 B/16-256) with random
 since speed does not depend on the weights, then measures in one run:
 
 - posters/s for ~500x750 JPEG posters: a bare loop (Pillow decode + model, no service),
-  the model alone on pre-decoded pixels, and the gRPC service (EncodeImagesStream with
-  dynamic batching and parallel decoding), all on the same posters;
+  the model alone on pre-decoded pixels, and the gRPC service (EncodeImages calls from
+  one client, --in-flight batches at once as ingest sends them, with dynamic batching and
+  parallel decoding), all on the same posters;
 - the latency of one text query: a bare forward against EncodeText through gRPC;
 - 32 clients sending one query each at once against the same 32 queries one at a time;
 - on the CPU, the fast path (each tower with int8 Linear layers, ENCODER_QUANTIZE) beside
@@ -31,7 +32,7 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +47,12 @@ from encoder_service.local import LocalEncoder
 from encoder_service.model import ModelRuntime, dtype_name, resolve_device
 from encoder_service.server import create_server
 from encoder_service.settings import EncoderSettings
+from ingest.settings import IngestSettings
 from postersearch.random_siglip import SIGLIP2_BASE_256, build_random_siglip
 
 QUERY = "dark red horror movie poster with a single face"
+# Batches of EncodeImages in flight from one client: ingest's default (INGEST_IN_FLIGHT).
+IN_FLIGHT: int = IngestSettings.model_fields["in_flight"].default
 
 _EN_SUBJECTS = ["a single face", "a lone astronaut", "two lovers on a beach", "a haunted house",
                 "a detective under a street lamp", "a dragon over a castle", "soldiers in the mud",
@@ -143,17 +147,26 @@ def model_only(runtime: ModelRuntime, pixels: list[torch.Tensor], batch: int) ->
     return time.perf_counter() - start
 
 
-async def grpc_images(client: GrpcEncoder, posters: list[bytes], batch: int) -> float:
-    """Seconds to encode every poster through EncodeImagesStream."""
+async def grpc_images(
+    client: GrpcEncoder, posters: list[bytes], batch: int, in_flight: int = IN_FLIGHT
+) -> float:
+    """Seconds to encode every poster through EncodeImages, in_flight batches at once.
 
-    async def batches() -> AsyncIterator[tuple[int, list[bytes]]]:
-        for seq, i in enumerate(range(0, len(posters), batch)):
-            yield seq, posters[i : i + batch]
+    One client keeps in_flight unary calls open, as ingest does, so that the next batches
+    decode while the model runs.
+    """
+    if in_flight < 1:
+        raise ValueError(f"in_flight must be at least 1, not {in_flight}")
+    slots = asyncio.Semaphore(in_flight)
 
+    async def encode(chunk: list[bytes]) -> int:
+        async with slots:
+            outcomes = await client.encode_images(chunk)
+        return sum(isinstance(o, np.ndarray) for o in outcomes)
+
+    chunks = [posters[i : i + batch] for i in range(0, len(posters), batch)]
     start = time.perf_counter()
-    encoded = 0
-    async for _, outcomes in client.encode_image_stream(batches()):
-        encoded += sum(isinstance(o, np.ndarray) for o in outcomes)
+    encoded = sum(await asyncio.gather(*(encode(c) for c in chunks)))
     elapsed = time.perf_counter() - start
     if encoded != len(posters):
         raise RuntimeError(f"only {encoded} of {len(posters)} posters got vectors")
@@ -191,8 +204,7 @@ async def run(args: argparse.Namespace) -> None:
         port=0,
         # At least 32, so that the 32 concurrent queries below can share one pass.
         max_batch_size=max(batch, 32),
-        max_queue=max(4096, batch * (args.stream_concurrency + 2)),
-        stream_concurrency=args.stream_concurrency,
+        max_queue=max(4096, batch * (args.in_flight + 2)),
         decode_workers=args.decode_workers or os.cpu_count() or 1,
         quantize=args.quantize,
         torch_threads=args.torch_threads,
@@ -222,7 +234,7 @@ async def run(args: argparse.Namespace) -> None:
     client = GrpcEncoder(f"127.0.0.1:{port}", timeout_s=600)
     try:
         # One small pass of each path first: thread pools, channel and allocator warm up.
-        await grpc_images(client, posters[:batch], batch)
+        await grpc_images(client, posters[:batch], batch, args.in_flight)
         bare_images(runtime, posters[:batch], batch)
         seconds: dict[str, list[float]] = {"bare": [], "model": [], "grpc": []}
         for repeat in range(repeats):
@@ -234,7 +246,7 @@ async def run(args: argparse.Namespace) -> None:
                 elif path == "model":
                     seconds[path].append(model_only(runtime, pixels, batch))
                 else:
-                    seconds[path].append(await grpc_images(client, posters, batch))
+                    seconds[path].append(await grpc_images(client, posters, batch, args.in_flight))
         bare_s, model_s, grpc_s = seconds["bare"], seconds["model"], seconds["grpc"]
         bare_rate = count / statistics.median(bare_s)
         model_rate = count / statistics.median(model_s)
@@ -275,7 +287,8 @@ async def run(args: argparse.Namespace) -> None:
     print()
     print(f"images  bare loop (Pillow decode + model)   {bare_rate:10.2f} posters/s")
     print(f"images  model alone (pre-decoded pixels)    {model_rate:10.2f} posters/s")
-    print(f"images  gRPC EncodeImagesStream             {grpc_rate:10.2f} posters/s")
+    grpc_label = f"gRPC EncodeImages, {args.in_flight} in flight"
+    print(f"images  {grpc_label:<36}{grpc_rate:10.2f} posters/s")
     print(f"        gRPC / bare loop = {grpc_rate / bare_rate:.2f}, "
           f"gRPC / model alone = {grpc_rate / model_rate:.2f}")  # fmt: skip
     print(f"text    bare forward, one query, p50        {bare_p50:10.1f} ms")
@@ -366,7 +379,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, help="posters per batch (4 CPU, 256 GPU)")
     parser.add_argument("--repeats", type=int, help="measurements of each path (5 CPU, 3 GPU)")
     parser.add_argument("--text-queries", type=int, help="queries timed (10 CPU, 200 GPU)")
-    parser.add_argument("--stream-concurrency", type=int, default=4)
+    parser.add_argument(
+        "--in-flight", type=int, default=IN_FLIGHT, help="EncodeImages calls open at once"
+    )
     parser.add_argument("--decode-workers", type=int, help="default: every core")
     parser.add_argument("--model-dir", help="reuse (or build once into) this folder")
     parser.add_argument("--quantize", default="auto", help="auto, int8 or none (ENCODER_QUANTIZE)")

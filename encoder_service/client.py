@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from collections.abc import Sequence
 
 import grpc
 
@@ -185,35 +185,6 @@ class GrpcEncoder:
         except grpc.aio.AioRpcError as exc:
             raise _error(exc) from exc
         return outcomes_from_proto(response.results)
-
-    async def encode_image_stream(
-        self, batches: AsyncIterable[tuple[int, Sequence[bytes]]]
-    ) -> AsyncIterator[tuple[int, list[ImageOutcome]]]:
-        """Encodes many batches over one streaming call, for bulk work.
-
-        Args:
-            batches: (sequence, images) pairs; the sequence comes back with the answer.
-
-        Yields:
-            (sequence, outcomes) as batches finish, possibly out of order.
-
-        Raises:
-            InvalidInputError, OverloadedError, EncoderUnavailableError: as for
-                encode_images; the stream ends there.
-        """
-
-        async def requests() -> AsyncIterator[pb.EncodeImagesRequest]:
-            async for sequence, images in batches:
-                yield pb.EncodeImagesRequest(images=images, sequence=sequence)
-
-        call = self._stub.EncodeImagesStream(requests(), metadata=self._metadata)
-        try:
-            async for response in call:
-                yield response.sequence, outcomes_from_proto(response.results)
-        except grpc.aio.AioRpcError as exc:
-            raise _error(exc) from exc
-        finally:
-            call.cancel()
 
     async def close(self) -> None:
         """Closes the channel."""

@@ -33,9 +33,7 @@ class EncoderServer:
     """
 
     def __init__(self, settings: EncoderSettings, encoder: Encoder | None = None) -> None:
-        self._servicer = EncoderServicer(
-            encoder, settings.stream_concurrency, settings.decode_budget()
-        )
+        self._servicer = EncoderServicer(encoder, settings.decode_budget())
         self._grace_s = settings.grace_s
         options = ServerOptions(
             host=settings.host,

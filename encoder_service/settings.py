@@ -65,7 +65,6 @@ class EncoderSettings(BaseSettings):
         max_queue: Most texts and images admitted at once; beyond it calls get
             RESOURCE_EXHAUSTED instead of queueing without bound.
         decode_workers: Threads decoding images on the CPU.
-        stream_concurrency: Batches of one EncodeImagesStream call in flight together.
         max_text_chars: Most characters in one text; 0 derives it from the tokenizer: the
             tokens the model reads times the characters of its longest token, the most
             text the model can ever read (2000 where the tokenizer declares no limit).
@@ -111,7 +110,6 @@ class EncoderSettings(BaseSettings):
     max_wait_ms: float = Field(default=5.0, ge=0)
     max_queue: int = Field(default=4096, ge=1)
     decode_workers: int = Field(default_factory=_usable_cores, ge=1)
-    stream_concurrency: int = Field(default=4, ge=1)
     max_text_chars: int = Field(default=0, ge=0)
     translator: str = DEFAULT_TRANSLATOR
     translator_scripts: Annotated[list[str], NoDecode] = ["Hangul"]

@@ -24,15 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dpostersearch/v1/encoder.proto\x12\x0fpostersearch.v1\"\x18\n\x06Vector\x12\x0e\n\x06values\x18\x01 \x03(\x02\"\"\n\x11\x45ncodeTextRequest\x12\r\n\x05texts\x18\x01 \x03(\t\"}\n\x12\x45ncodeTextResponse\x12(\n\x07vectors\x18\x01 \x03(\x0b\x32\x17.postersearch.v1.Vector\x12\x10\n\x08model_id\x18\x02 \x01(\t\x12+\n\x06tokens\x18\x03 \x03(\x0b\x32\x1b.postersearch.v1.TextTokens\"=\n\nTextTokens\x12\x0e\n\x06tokens\x18\x01 \x01(\r\x12\x0c\n\x04read\x18\x02 \x01(\r\x12\x11\n\tread_text\x18\x03 \x01(\t\"!\n\x10TranslateRequest\x12\r\n\x05texts\x18\x01 \x03(\t\";\n\x11TranslateResponse\x12\x14\n\x0ctranslations\x18\x01 \x03(\t\x12\x10\n\x08model_id\x18\x02 \x01(\t\"7\n\x13\x45ncodeImagesRequest\x12\x0e\n\x06images\x18\x01 \x03(\x0c\x12\x10\n\x08sequence\x18\x02 \x01(\x04\"L\n\nImageError\x12-\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x1f.postersearch.v1.ImageErrorCode\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x80\x01\n\x0bImageResult\x12\r\n\x05index\x18\x01 \x01(\r\x12)\n\x06vector\x18\x02 \x01(\x0b\x32\x17.postersearch.v1.VectorH\x00\x12,\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x1b.postersearch.v1.ImageErrorH\x00\x42\t\n\x07outcome\"i\n\x14\x45ncodeImagesResponse\x12-\n\x07results\x18\x01 \x03(\x0b\x32\x1c.postersearch.v1.ImageResult\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12\x10\n\x08model_id\x18\x03 \x01(\t\"\x10\n\x0eGetInfoRequest\"\xa4\x03\n\x0b\x45ncoderInfo\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x11\n\tdimension\x18\x02 \x01(\r\x12\x0e\n\x06\x64\x65vice\x18\x03 \x01(\t\x12\r\n\x05\x64type\x18\x04 \x01(\t\x12\x16\n\x0emax_batch_size\x18\x05 \x01(\r\x12\x16\n\x0emax_text_chars\x18\x06 \x01(\r\x12\x17\n\x0fmax_image_bytes\x18\x07 \x01(\x04\x12\x18\n\x10max_image_pixels\x18\x08 \x01(\x04\x12\x19\n\x11max_message_bytes\x18\t \x01(\x04\x12\x12\n\nimage_size\x18\n \x01(\r\x12\x17\n\x0fmax_text_tokens\x18\x0b \x01(\r\x12\x18\n\x0blogit_scale\x18\x0c \x01(\x02H\x00\x88\x01\x01\x12\x17\n\nlogit_bias\x18\r \x01(\x02H\x01\x88\x01\x01\x12\x1a\n\x12text_preprocessing\x18\x0e \x01(\t\x12\x1b\n\x13translator_model_id\x18\x0f \x01(\t\x12\x1b\n\x13translation_scripts\x18\x10 \x03(\tB\x0e\n\x0c_logit_scaleB\r\n\x0b_logit_bias*\xbb\x01\n\x0eImageErrorCode\x12 \n\x1cIMAGE_ERROR_CODE_UNSPECIFIED\x10\x00\x12\x1a\n\x16IMAGE_ERROR_CODE_EMPTY\x10\x01\x12#\n\x1fIMAGE_ERROR_CODE_TOO_MANY_BYTES\x10\x02\x12$\n IMAGE_ERROR_CODE_TOO_MANY_PIXELS\x10\x03\x12 \n\x1cIMAGE_ERROR_CODE_UNDECODABLE\x10\x04\x32\xc9\x03\n\x0e\x45ncoderService\x12U\n\nEncodeText\x12\".postersearch.v1.EncodeTextRequest\x1a#.postersearch.v1.EncodeTextResponse\x12[\n\x0c\x45ncodeImages\x12$.postersearch.v1.EncodeImagesRequest\x1a%.postersearch.v1.EncodeImagesResponse\x12\x65\n\x12\x45ncodeImagesStream\x12$.postersearch.v1.EncodeImagesRequest\x1a%.postersearch.v1.EncodeImagesResponse(\x01\x30\x01\x12H\n\x07GetInfo\x12\x1f.postersearch.v1.GetInfoRequest\x1a\x1c.postersearch.v1.EncoderInfo\x12R\n\tTranslate\x12!.postersearch.v1.TranslateRequest\x1a\".postersearch.v1.TranslateResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dpostersearch/v1/encoder.proto\x12\x0fpostersearch.v1\"\x18\n\x06Vector\x12\x0e\n\x06values\x18\x01 \x03(\x02\"\"\n\x11\x45ncodeTextRequest\x12\r\n\x05texts\x18\x01 \x03(\t\"}\n\x12\x45ncodeTextResponse\x12(\n\x07vectors\x18\x01 \x03(\x0b\x32\x17.postersearch.v1.Vector\x12\x10\n\x08model_id\x18\x02 \x01(\t\x12+\n\x06tokens\x18\x03 \x03(\x0b\x32\x1b.postersearch.v1.TextTokens\"=\n\nTextTokens\x12\x0e\n\x06tokens\x18\x01 \x01(\r\x12\x0c\n\x04read\x18\x02 \x01(\r\x12\x11\n\tread_text\x18\x03 \x01(\t\"!\n\x10TranslateRequest\x12\r\n\x05texts\x18\x01 \x03(\t\";\n\x11TranslateResponse\x12\x14\n\x0ctranslations\x18\x01 \x03(\t\x12\x10\n\x08model_id\x18\x02 \x01(\t\"5\n\x13\x45ncodeImagesRequest\x12\x0e\n\x06images\x18\x01 \x03(\x0cJ\x04\x08\x02\x10\x03R\x08sequence\"L\n\nImageError\x12-\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x1f.postersearch.v1.ImageErrorCode\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x80\x01\n\x0bImageResult\x12\r\n\x05index\x18\x01 \x01(\r\x12)\n\x06vector\x18\x02 \x01(\x0b\x32\x17.postersearch.v1.VectorH\x00\x12,\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x1b.postersearch.v1.ImageErrorH\x00\x42\t\n\x07outcome\"g\n\x14\x45ncodeImagesResponse\x12-\n\x07results\x18\x01 \x03(\x0b\x32\x1c.postersearch.v1.ImageResult\x12\x10\n\x08model_id\x18\x03 \x01(\tJ\x04\x08\x02\x10\x03R\x08sequence\"\x10\n\x0eGetInfoRequest\"\xa4\x03\n\x0b\x45ncoderInfo\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x11\n\tdimension\x18\x02 \x01(\r\x12\x0e\n\x06\x64\x65vice\x18\x03 \x01(\t\x12\r\n\x05\x64type\x18\x04 \x01(\t\x12\x16\n\x0emax_batch_size\x18\x05 \x01(\r\x12\x16\n\x0emax_text_chars\x18\x06 \x01(\r\x12\x17\n\x0fmax_image_bytes\x18\x07 \x01(\x04\x12\x18\n\x10max_image_pixels\x18\x08 \x01(\x04\x12\x19\n\x11max_message_bytes\x18\t \x01(\x04\x12\x12\n\nimage_size\x18\n \x01(\r\x12\x17\n\x0fmax_text_tokens\x18\x0b \x01(\r\x12\x18\n\x0blogit_scale\x18\x0c \x01(\x02H\x00\x88\x01\x01\x12\x17\n\nlogit_bias\x18\r \x01(\x02H\x01\x88\x01\x01\x12\x1a\n\x12text_preprocessing\x18\x0e \x01(\t\x12\x1b\n\x13translator_model_id\x18\x0f \x01(\t\x12\x1b\n\x13translation_scripts\x18\x10 \x03(\tB\x0e\n\x0c_logit_scaleB\r\n\x0b_logit_bias*\xbb\x01\n\x0eImageErrorCode\x12 \n\x1cIMAGE_ERROR_CODE_UNSPECIFIED\x10\x00\x12\x1a\n\x16IMAGE_ERROR_CODE_EMPTY\x10\x01\x12#\n\x1fIMAGE_ERROR_CODE_TOO_MANY_BYTES\x10\x02\x12$\n IMAGE_ERROR_CODE_TOO_MANY_PIXELS\x10\x03\x12 \n\x1cIMAGE_ERROR_CODE_UNDECODABLE\x10\x04\x32\xe2\x02\n\x0e\x45ncoderService\x12U\n\nEncodeText\x12\".postersearch.v1.EncodeTextRequest\x1a#.postersearch.v1.EncodeTextResponse\x12[\n\x0c\x45ncodeImages\x12$.postersearch.v1.EncodeImagesRequest\x1a%.postersearch.v1.EncodeImagesResponse\x12H\n\x07GetInfo\x12\x1f.postersearch.v1.GetInfoRequest\x1a\x1c.postersearch.v1.EncoderInfo\x12R\n\tTranslate\x12!.postersearch.v1.TranslateRequest\x1a\".postersearch.v1.TranslateResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'postersearch.v1.encoder_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_IMAGEERRORCODE']._serialized_start=1213
-  _globals['_IMAGEERRORCODE']._serialized_end=1400
+  _globals['_IMAGEERRORCODE']._serialized_start=1209
+  _globals['_IMAGEERRORCODE']._serialized_end=1396
   _globals['_VECTOR']._serialized_start=50
   _globals['_VECTOR']._serialized_end=74
   _globals['_ENCODETEXTREQUEST']._serialized_start=76
@@ -46,17 +46,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TRANSLATERESPONSE']._serialized_start=337
   _globals['_TRANSLATERESPONSE']._serialized_end=396
   _globals['_ENCODEIMAGESREQUEST']._serialized_start=398
-  _globals['_ENCODEIMAGESREQUEST']._serialized_end=453
-  _globals['_IMAGEERROR']._serialized_start=455
-  _globals['_IMAGEERROR']._serialized_end=531
-  _globals['_IMAGERESULT']._serialized_start=534
-  _globals['_IMAGERESULT']._serialized_end=662
-  _globals['_ENCODEIMAGESRESPONSE']._serialized_start=664
-  _globals['_ENCODEIMAGESRESPONSE']._serialized_end=769
-  _globals['_GETINFOREQUEST']._serialized_start=771
-  _globals['_GETINFOREQUEST']._serialized_end=787
-  _globals['_ENCODERINFO']._serialized_start=790
-  _globals['_ENCODERINFO']._serialized_end=1210
-  _globals['_ENCODERSERVICE']._serialized_start=1403
-  _globals['_ENCODERSERVICE']._serialized_end=1860
+  _globals['_ENCODEIMAGESREQUEST']._serialized_end=451
+  _globals['_IMAGEERROR']._serialized_start=453
+  _globals['_IMAGEERROR']._serialized_end=529
+  _globals['_IMAGERESULT']._serialized_start=532
+  _globals['_IMAGERESULT']._serialized_end=660
+  _globals['_ENCODEIMAGESRESPONSE']._serialized_start=662
+  _globals['_ENCODEIMAGESRESPONSE']._serialized_end=765
+  _globals['_GETINFOREQUEST']._serialized_start=767
+  _globals['_GETINFOREQUEST']._serialized_end=783
+  _globals['_ENCODERINFO']._serialized_start=786
+  _globals['_ENCODERINFO']._serialized_end=1206
+  _globals['_ENCODERSERVICE']._serialized_start=1399
+  _globals['_ENCODERSERVICE']._serialized_end=1753
 # @@protoc_insertion_point(module_scope)

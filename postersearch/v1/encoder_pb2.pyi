@@ -67,12 +67,10 @@ class TranslateResponse(_message.Message):
     def __init__(self, translations: _Optional[_Iterable[str]] = ..., model_id: _Optional[str] = ...) -> None: ...
 
 class EncodeImagesRequest(_message.Message):
-    __slots__ = ("images", "sequence")
+    __slots__ = ("images",)
     IMAGES_FIELD_NUMBER: _ClassVar[int]
-    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     images: _containers.RepeatedScalarFieldContainer[bytes]
-    sequence: int
-    def __init__(self, images: _Optional[_Iterable[bytes]] = ..., sequence: _Optional[int] = ...) -> None: ...
+    def __init__(self, images: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class ImageError(_message.Message):
     __slots__ = ("code", "message")
@@ -93,14 +91,12 @@ class ImageResult(_message.Message):
     def __init__(self, index: _Optional[int] = ..., vector: _Optional[_Union[Vector, _Mapping]] = ..., error: _Optional[_Union[ImageError, _Mapping]] = ...) -> None: ...
 
 class EncodeImagesResponse(_message.Message):
-    __slots__ = ("results", "sequence", "model_id")
+    __slots__ = ("results", "model_id")
     RESULTS_FIELD_NUMBER: _ClassVar[int]
-    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     results: _containers.RepeatedCompositeFieldContainer[ImageResult]
-    sequence: int
     model_id: str
-    def __init__(self, results: _Optional[_Iterable[_Union[ImageResult, _Mapping]]] = ..., sequence: _Optional[int] = ..., model_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, results: _Optional[_Iterable[_Union[ImageResult, _Mapping]]] = ..., model_id: _Optional[str] = ...) -> None: ...
 
 class GetInfoRequest(_message.Message):
     __slots__ = ()

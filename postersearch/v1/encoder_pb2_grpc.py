@@ -44,11 +44,6 @@ class EncoderServiceStub:
                 request_serializer=postersearch_dot_v1_dot_encoder__pb2.EncodeImagesRequest.SerializeToString,
                 response_deserializer=postersearch_dot_v1_dot_encoder__pb2.EncodeImagesResponse.FromString,
                 _registered_method=True)
-        self.EncodeImagesStream = channel.stream_stream(
-                '/postersearch.v1.EncoderService/EncodeImagesStream',
-                request_serializer=postersearch_dot_v1_dot_encoder__pb2.EncodeImagesRequest.SerializeToString,
-                response_deserializer=postersearch_dot_v1_dot_encoder__pb2.EncodeImagesResponse.FromString,
-                _registered_method=True)
         self.GetInfo = channel.unary_unary(
                 '/postersearch.v1.EncoderService/GetInfo',
                 request_serializer=postersearch_dot_v1_dot_encoder__pb2.GetInfoRequest.SerializeToString,
@@ -80,17 +75,6 @@ class EncoderServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def EncodeImagesStream(self, request_iterator, context):
-        """Bulk form of EncodeImages: many batches on one call, each answered by one
-        response carrying the batch's sequence number. Responses may arrive out of
-        order when batches finish out of order. An error ends the whole stream, so
-        callers that retry or split batches one by one (the project's ingest) use
-        EncodeImages instead.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
     def GetInfo(self, request, context):
         """The model and the limits this server enforces.
         """
@@ -116,11 +100,6 @@ def add_EncoderServiceServicer_to_server(servicer, server):
             ),
             'EncodeImages': grpc.unary_unary_rpc_method_handler(
                     servicer.EncodeImages,
-                    request_deserializer=postersearch_dot_v1_dot_encoder__pb2.EncodeImagesRequest.FromString,
-                    response_serializer=postersearch_dot_v1_dot_encoder__pb2.EncodeImagesResponse.SerializeToString,
-            ),
-            'EncodeImagesStream': grpc.stream_stream_rpc_method_handler(
-                    servicer.EncodeImagesStream,
                     request_deserializer=postersearch_dot_v1_dot_encoder__pb2.EncodeImagesRequest.FromString,
                     response_serializer=postersearch_dot_v1_dot_encoder__pb2.EncodeImagesResponse.SerializeToString,
             ),
@@ -187,33 +166,6 @@ class EncoderService:
             request,
             target,
             '/postersearch.v1.EncoderService/EncodeImages',
-            postersearch_dot_v1_dot_encoder__pb2.EncodeImagesRequest.SerializeToString,
-            postersearch_dot_v1_dot_encoder__pb2.EncodeImagesResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def EncodeImagesStream(request_iterator,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.stream_stream(
-            request_iterator,
-            target,
-            '/postersearch.v1.EncoderService/EncodeImagesStream',
             postersearch_dot_v1_dot_encoder__pb2.EncodeImagesRequest.SerializeToString,
             postersearch_dot_v1_dot_encoder__pb2.EncodeImagesResponse.FromString,
             options,

@@ -41,13 +41,6 @@ class EncoderServiceStub:
     """One result per image, in request order: a vector, or an error naming the
     index and the reason. A corrupt image never fails its batch.
     """
-    EncodeImagesStream: _grpc.StreamStreamMultiCallable[_encoder_pb2.EncodeImagesRequest, _encoder_pb2.EncodeImagesResponse]
-    """Bulk form of EncodeImages: many batches on one call, each answered by one
-    response carrying the batch's sequence number. Responses may arrive out of
-    order when batches finish out of order. An error ends the whole stream, so
-    callers that retry or split batches one by one (the project's ingest) use
-    EncodeImages instead.
-    """
     GetInfo: _grpc.UnaryUnaryMultiCallable[_encoder_pb2.GetInfoRequest, _encoder_pb2.EncoderInfo]
     """The model and the limits this server enforces."""
     Translate: _grpc.UnaryUnaryMultiCallable[_encoder_pb2.TranslateRequest, _encoder_pb2.TranslateResponse]
@@ -65,13 +58,6 @@ class EncoderServiceAsyncStub(EncoderServiceStub):
     EncodeImages: _aio.UnaryUnaryMultiCallable[_encoder_pb2.EncodeImagesRequest, _encoder_pb2.EncodeImagesResponse]  # type: ignore[assignment]
     """One result per image, in request order: a vector, or an error naming the
     index and the reason. A corrupt image never fails its batch.
-    """
-    EncodeImagesStream: _aio.StreamStreamMultiCallable[_encoder_pb2.EncodeImagesRequest, _encoder_pb2.EncodeImagesResponse]  # type: ignore[assignment]
-    """Bulk form of EncodeImages: many batches on one call, each answered by one
-    response carrying the batch's sequence number. Responses may arrive out of
-    order when batches finish out of order. An error ends the whole stream, so
-    callers that retry or split batches one by one (the project's ingest) use
-    EncodeImages instead.
     """
     GetInfo: _aio.UnaryUnaryMultiCallable[_encoder_pb2.GetInfoRequest, _encoder_pb2.EncoderInfo]  # type: ignore[assignment]
     """The model and the limits this server enforces."""
@@ -99,19 +85,6 @@ class EncoderServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_encoder_pb2.EncodeImagesResponse, _abc.Awaitable[_encoder_pb2.EncodeImagesResponse]]:
         """One result per image, in request order: a vector, or an error naming the
         index and the reason. A corrupt image never fails its batch.
-        """
-
-    @_abc_1.abstractmethod
-    def EncodeImagesStream(
-        self,
-        request_iterator: _MaybeAsyncIterator[_encoder_pb2.EncodeImagesRequest],
-        context: _ServicerContext,
-    ) -> _typing.Union[_abc.Iterator[_encoder_pb2.EncodeImagesResponse], _abc.AsyncIterator[_encoder_pb2.EncodeImagesResponse]]:
-        """Bulk form of EncodeImages: many batches on one call, each answered by one
-        response carrying the batch's sequence number. Responses may arrive out of
-        order when batches finish out of order. An error ends the whole stream, so
-        callers that retry or split batches one by one (the project's ingest) use
-        EncodeImages instead.
         """
 
     @_abc_1.abstractmethod

@@ -37,9 +37,12 @@ def test_the_dry_run_measures_every_part_and_writes_json_and_table(tmp_path: Pat
     for key in [
         ("bare tower (pixels decoded beforehand)", "-"),
         ("in-process encode_images (embedded ingest)", "Pillow"),
-        ("gRPC EncodeImagesStream", "Pillow"),
+        ("gRPC EncodeImages", "Pillow"),
     ]:
         assert paths[key]["posters_per_s"] > 0, key
+    # The service is measured as ingest calls it: unary calls, several batches in flight.
+    in_flight = result["meta"]["sizes"]["in_flight"]
+    assert in_flight > 1 and paths[("gRPC EncodeImages", "Pillow")]["in_flight"] == in_flight
     # No GPU here: the nvJPEG rows say so instead of a figure.
     assert any(r["jpeg"] == "nvJPEG" and r["posters_per_s"] is None for r in result["encoder"])
     ingest = result["ingest"]
@@ -66,10 +69,10 @@ def test_without_a_gpu_the_full_suite_refuses_to_start(tmp_path: Path) -> None:
 def _result(grpc_rate: float | None, searchable_s: float, p50_ms: float) -> dict[str, Any]:
     encoder = [{"path": "bare tower (pixels decoded beforehand)", "jpeg": "-",
                 "posters_per_s": 5000.0, "share_of_bare": 1.0},
-               {"path": "gRPC EncodeImagesStream", "jpeg": "Pillow", "posters_per_s": 900.0,
+               {"path": "gRPC EncodeImages", "jpeg": "Pillow", "posters_per_s": 900.0,
                 "share_of_bare": 0.18}]  # fmt: skip
     if grpc_rate is not None:
-        encoder.append({"path": "gRPC EncodeImagesStream", "jpeg": "nvJPEG",
+        encoder.append({"path": "gRPC EncodeImages", "jpeg": "nvJPEG",
                         "posters_per_s": grpc_rate, "share_of_bare": grpc_rate / 5000})  # fmt: skip
     return {
         "encoder": encoder,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import grpc
 import numpy as np
@@ -175,26 +175,6 @@ async def test_concurrent_clients_coalesce_into_few_forward_passes(
     assert local.runtime.forward_passes["text"] - before < 32
 
 
-async def _batches(count: int) -> AsyncIterator[tuple[int, list[bytes]]]:
-    for sequence in range(count):
-        yield sequence, [jpeg(seed=sequence), b"" if sequence == 2 else jpeg(seed=sequence + 50)]
-
-
-async def test_streaming_answers_every_batch_with_its_sequence(start_server: ServerFactory) -> None:
-    target, local = await start_server()
-    client = GrpcEncoder(target)
-    try:
-        answers = {seq: outcomes async for seq, outcomes in client.encode_image_stream(_batches(7))}
-    finally:
-        await client.close()
-
-    assert sorted(answers) == list(range(7))
-    assert isinstance(answers[2][1], ImageFailure)
-    assert answers[2][1].code == ImageErrorCode.EMPTY
-    direct = await local.encode_images([jpeg(seed=4)])
-    np.testing.assert_allclose(answers[4][0], direct[0], atol=1e-5)  # type: ignore[arg-type]
-
-
 @pytest.mark.parametrize("text", ["\x00\x00", "\u200b\u200c\u200d", "\ufeff \u2060\t"])
 async def test_text_with_nothing_visible_is_refused(start_server: ServerFactory, text: str) -> None:
     target, _ = await start_server()
@@ -202,45 +182,6 @@ async def test_text_with_nothing_visible_is_refused(start_server: ServerFactory,
         await _call_text(target, ["a poster", text])
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "text 1 has no visible characters" in (raised.value.details() or "")
-
-
-async def test_an_empty_batch_gets_an_empty_answer_and_the_stream_goes_on(
-    start_server: ServerFactory,
-) -> None:
-    target, _ = await start_server()
-
-    async def batches() -> AsyncIterator[tuple[int, list[bytes]]]:
-        yield 10, [jpeg()]
-        yield 11, []
-        yield 12, [jpeg(seed=2), jpeg(seed=3)]
-
-    client = GrpcEncoder(target)
-    try:
-        answers = {seq: out async for seq, out in client.encode_image_stream(batches())}
-    finally:
-        await client.close()
-    assert {seq: len(out) for seq, out in answers.items()} == {10: 1, 11: 0, 12: 2}
-
-
-async def test_a_bad_batch_ends_the_stream_after_the_answers_in_flight(
-    start_server: ServerFactory,
-) -> None:
-    target, _ = await start_server(max_batch_size=2)
-
-    async def batches() -> AsyncIterator[tuple[int, list[bytes]]]:
-        yield 10, [jpeg(), jpeg(seed=1)]
-        yield 11, [jpeg(seed=i) for i in range(3)]
-
-    client = GrpcEncoder(target)
-    answered: list[int] = []
-    try:
-        with pytest.raises(InvalidInputError, match="batch 11: 3 images given"):
-            async for sequence, _ in client.encode_image_stream(batches()):
-                answered.append(sequence)
-        assert answered == [10], "the batch before the bad one is answered, not lost"
-        assert len(await client.encode_images([jpeg()])) == 1
-    finally:
-        await client.close()
 
 
 async def test_health_goes_from_not_serving_to_serving_while_the_model_loads(
@@ -305,6 +246,17 @@ async def test_reflection_lists_the_encoder_service(start_server: ServerFactory)
 
     names = {s.name for s in responses[0].list_services_response.service}
     assert SERVICE_NAME in names
+
+
+def test_every_rpc_of_the_contract_is_unary() -> None:
+    # Bulk callers keep several unary EncodeImages calls in flight, each retried or split
+    # on its own; a streaming call would fail every batch it carries on one error.
+    service = pb.DESCRIPTOR.services_by_name["EncoderService"]
+    methods = {m.name: (m.client_streaming, m.server_streaming) for m in service.methods}
+
+    assert methods == {
+        name: (False, False) for name in ("EncodeText", "EncodeImages", "GetInfo", "Translate")
+    }
 
 
 async def test_dns_target_with_round_robin(start_server: ServerFactory) -> None:
