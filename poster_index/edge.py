@@ -25,6 +25,7 @@ from poster_index.hybrid import (
     DEFAULT_FUSION,
     FusionWeights,
     found_by,
+    in_fixed_order,
     ranked_hybrid,
 )
 from poster_index.lexical import FIELD_TEXT_TERMS, TEXT_VECTOR, LexicalQuery, text_payload
@@ -811,14 +812,16 @@ class EdgePosterIndex:
                 shard.query_batch, edge.QueryBatchRequest([fused, text_only])
             )
             text_ranks = {p.id: rank for rank, p in enumerate(text_points)}
-            return [
-                SearchHit(
-                    payload_to_poster(p.payload or {}),
-                    float(p.score),
-                    found_by(p.id, float(p.score), text_ranks, window, fusion),
-                )
-                for p in points
-            ]
+            return in_fixed_order(
+                [
+                    SearchHit(
+                        payload_to_poster(p.payload or {}),
+                        float(p.score),
+                        found_by(p.id, float(p.score), text_ranks, window, fusion),
+                    )
+                    for p in points
+                ]
+            )
 
         return laddered(fetch, self._tuning, offset + limit)[offset : offset + limit]
 

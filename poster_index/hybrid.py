@@ -93,6 +93,16 @@ def found_by(
     return tuple(branches)
 
 
+def in_fixed_order(fused: list[SearchHit]) -> list[SearchHit]:
+    """One rung's fused hits, tied scores ordered by movie id.
+
+    Weighted RRF ties exactly (with the default weights the 12th text match and the first
+    poster by look both score 1), and Qdrant returns tied points in no fixed order: the
+    movie id orders them, so that every page of a query sees one order.
+    """
+    return sorted(fused, key=lambda hit: (-hit.score, hit.poster.movie_id))
+
+
 def ranked_hybrid(
     lexical_ids: Callable[[int], Sequence[Hashable]],
     fused_hits: Callable[[int, Mapping[Any, int]], list[SearchHit]],
@@ -122,10 +132,6 @@ def ranked_hybrid(
 
     def fetch(window: int) -> list[SearchHit]:
         ids = first_ids if window == first_window else lexical_ids(window)
-        hits = fused_hits(window, {point: rank for rank, point in enumerate(ids)})
-        # Weighted RRF ties exactly (the 12th text match and the first poster by look both
-        # score 1 with the default weights), and Qdrant returns tied points in no fixed
-        # order: the movie id orders them, so that every page sees one order.
-        return sorted(hits, key=lambda hit: (-hit.score, hit.poster.movie_id))
+        return in_fixed_order(fused_hits(window, {point: rank for rank, point in enumerate(ids)}))
 
     return laddered(fetch, tuning, offset + limit)[offset : offset + limit]

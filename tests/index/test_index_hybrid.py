@@ -19,8 +19,9 @@ from poster_index.lexical import lexical_query
 from poster_index.model_record import write_model_record
 from poster_index.payload import point_id
 from poster_index.remote import ServerPosterIndex
+from poster_index.steer import steer
 from poster_index.tuning import DEFAULT_TUNING
-from postersearch.domain import Poster, PosterVector, SearchFilter
+from postersearch.domain import Poster, PosterVector, SearchFilter, SearchHit
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Payload indexes have no effect"),
@@ -271,11 +272,13 @@ def test_refresh_text_picks_up_words_written_later_and_keeps_the_image_vector(
     assert ids(index.text_search(lexical_query("heat"), SearchFilter(), 5)) == ["1"]
 
 
+@pytest.mark.parametrize("steered", [False, True], ids=["plain", "with-a-negative"])
 def test_hybrid_pages_add_up_across_the_ladder(
-    index: PosterIndex, make_poster: Callable[..., Poster]
+    index: PosterIndex, make_poster: Callable[..., Poster], steered: bool
 ) -> None:
     """Page k of size n is ranks k*n .. (k+1)*n-1 of the one long answer, past the first
-    rung's window, with text matches in both branches and a filter."""
+    rung's window, with text matches in both branches and a filter; also when the vector
+    branch carries a negative (a recommend query, fused the same way)."""
     rng = np.random.default_rng(11)
     items = []
     for n in range(5 * DEFAULT_TUNING.page_window):
@@ -285,14 +288,21 @@ def test_hybrid_pages_add_up_across_the_ladder(
         items.append(PosterVector(poster, rng.normal(size=DIM).tolist()))
     index.upsert(items)
     vector = rng.normal(size=DIM).tolist()
+    negative = rng.normal(size=DIM).tolist()
     query = lexical_query("lighthouse")
     horror = SearchFilter(genres_any=("Horror",))
+
+    def search(limit: int, offset: int = 0) -> list[SearchHit]:
+        if steered:
+            return index.steered_hybrid_search(
+                steer(vector, [negative]), query, horror, limit, offset
+            )
+        return index.hybrid_search(vector, query, horror, limit, offset)
+
     size, pages = 7, 8
-    long = index.hybrid_search(vector, query, horror, size * pages)
+    long = search(size * pages)
     assert len(long) == size * pages > 2 * DEFAULT_TUNING.page_window
-    paged = [
-        h for k in range(pages) for h in index.hybrid_search(vector, query, horror, size, k * size)
-    ]
+    paged = [h for k in range(pages) for h in search(size, k * size)]
     assert [(h.poster.movie_id, h.found_by) for h in paged] == [
         (h.poster.movie_id, h.found_by) for h in long
     ]
