@@ -19,7 +19,7 @@ import numpy as np
 from poster_index.base import IndexDamagedError, IndexUnavailableError, PosterIndex
 from poster_index.hybrid import BRANCH_VECTOR
 from poster_index.lexical import LexicalQuery, lexical_query
-from poster_index.steer import Steer, image_and_words, steer
+from poster_index.steer import image_and_words, steer
 from postersearch.domain import CollectionModel, SearchFilter, SearchHit, SearchMode
 from postersearch.encoding import (
     Encoder,
@@ -325,31 +325,43 @@ class PosterSearch:
 
     async def _one_ranking(
         self,
-        vector: Vector,
+        vector: Vector | list[float],
         lexical: LexicalQuery | None,
         flt: SearchFilter,
         limit: int,
         offset: int,
         steering: Steering = NO_STEERING,
         negatives: list[list[float]] | None = None,
+        exclude_movie_id: str | None = None,
     ) -> list[SearchHit]:
+        """One ranking of the index for one query vector: hybrid where there are words to
+        match, steered where steering asks for anything. exclude_movie_id leaves a movie
+        out of a search by its look (the "more like" movie itself)."""
+        query: list[float] = np.asarray(vector).tolist()
         words = lexical is not None and not lexical.is_empty
         if steering.is_empty:
             if words:
                 return await self._call_index(
-                    self._index.hybrid_search, vector.tolist(), lexical, flt, limit, offset
+                    self._index.hybrid_search, query, lexical, flt, limit, offset
                 )
-            return _by_vector(
-                await self._call_index(self._index.search, vector.tolist(), flt, limit, offset)
+            hits = await self._call_index(
+                self._index.search, query, flt, limit, offset, exclude_movie_id=exclude_movie_id
             )
-        steered = steer(vector.tolist(), negatives or [], steering.diverse)
+            return _by_vector(hits)
+        steered = steer(query, negatives or [], steering.diverse)
         if words:
             return await self._call_index(
                 self._index.steered_hybrid_search, steered, lexical, flt, limit, offset
             )
-        return _by_vector(
-            await self._call_index(self._index.steered_search, steered, flt, limit, offset)
+        hits = await self._call_index(
+            self._index.steered_search,
+            steered,
+            flt,
+            limit,
+            offset,
+            exclude_movie_id=exclude_movie_id,
         )
+        return _by_vector(hits)
 
     async def _score(
         self, hits: list[SearchHit], vectors: list[Vector], info: EncoderInfo, exact: bool
@@ -378,14 +390,18 @@ class PosterSearch:
             InvalidRequestError: An excluded description is too long.
             NotFoundError: An excluded movie is not in the collection.
         """
-        limit = self._settings.max_text_chars or (await self._info()).max_text_chars
-        for text in steering.exclude:
-            try:
-                check_query_length(text, limit)
-            except InvalidRequestError as exc:
-                raise InvalidRequestError(f"an excluded description is too long: {exc}") from None
         negatives: list[list[float]] = []
         if steering.exclude:
+            # Asked only when there are words to check: a search by a stored movie needs
+            # no encoder otherwise.
+            limit = self._settings.max_text_chars or (await self._info()).max_text_chars
+            for text in steering.exclude:
+                try:
+                    check_query_length(text, limit)
+                except InvalidRequestError as exc:
+                    raise InvalidRequestError(
+                        f"an excluded description is too long: {exc}"
+                    ) from None
             vectors, _ = await self._encode_texts(list(steering.exclude), model)
             negatives.extend(v.tolist() for v in vectors)
         for movie_id in steering.exclude_movie_ids:
@@ -404,17 +420,12 @@ class PosterSearch:
         page: tuple[int, int],
         exclude_movie_id: str | None = None,
     ) -> list[SearchHit]:
-        """The vector search, steered when steering asks for anything."""
-        if steering.is_empty:
-            hits = await self._call_index(
-                self._index.search, vector, flt, *page, exclude_movie_id=exclude_movie_id
-            )
-        else:
-            steered: Steer = steer(vector, await self._negatives(steering, model), steering.diverse)
-            hits = await self._call_index(
-                self._index.steered_search, steered, flt, *page, exclude_movie_id=exclude_movie_id
-            )
-        return _by_vector(hits)
+        """The vector search of an image or a movie's poster, steered when steering asks for
+        anything."""
+        negatives = await self._negatives(steering, model)
+        return await self._one_ranking(
+            vector, None, flt, *page, steering, negatives, exclude_movie_id
+        )
 
     async def _with_words(
         self, vector: list[float], words: str, model: CollectionModel
