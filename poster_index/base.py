@@ -204,6 +204,11 @@ class PosterIndex(Protocol):
         """The stored vector of a movie, or None when it is not in the collection."""
         ...
 
+    def get_vectors(self, movie_ids: Sequence[str]) -> dict[str, list[float]]:
+        """The stored vectors of those movies that are in the collection, by movie id, read
+        in one call (a page of hits scored against the query)."""
+        ...
+
     def get_poster(self, movie_id: str) -> Poster | None:
         """The stored payload of a movie, or None."""
         ...

@@ -853,21 +853,28 @@ class EdgePosterIndex:
         points = self._call(self._ready().query, request)
         return [SearchHit(payload_to_poster(p.payload or {}), 0.0) for p in points]
 
-    def _records(self, movie_id: str, with_vector: bool) -> list[Any]:
+    def _records(self, movie_id: str) -> list[Any]:
         shard = self._ready()
-        vectors: Any = [VECTOR_NAME] if with_vector else False
-        return list(self._call(shard.retrieve, [point_id(movie_id)], True, vectors))
+        return list(self._call(shard.retrieve, [point_id(movie_id)], True, False))
 
     def get_vector(self, movie_id: str) -> list[float] | None:
         """The stored vector of a movie, or None when it is not in the collection."""
-        records = self._records(movie_id, with_vector=True)
-        if not records or not records[0].vector:
-            return None
-        return [float(x) for x in records[0].vector[VECTOR_NAME]]
+        return self.get_vectors([movie_id]).get(movie_id)
+
+    def get_vectors(self, movie_ids: Sequence[str]) -> dict[str, list[float]]:
+        """The stored vectors of those movies that are in the collection, by movie id."""
+        shard = self._ready()
+        movie_of = {point_id(m): m for m in movie_ids}
+        records = self._call(shard.retrieve, list(movie_of), False, [VECTOR_NAME])
+        return {
+            movie_of[str(r.id)]: [float(x) for x in r.vector[VECTOR_NAME]]
+            for r in records
+            if r.vector
+        }
 
     def get_poster(self, movie_id: str) -> Poster | None:
         """The stored payload of a movie, or None."""
-        records = self._records(movie_id, with_vector=False)
+        records = self._records(movie_id)
         return payload_to_poster(records[0].payload or {}) if records else None
 
     def genre_counts(self) -> dict[str, int]:

@@ -8,7 +8,7 @@ import functools
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 import grpc
 import httpx
@@ -751,28 +751,36 @@ class ServerPosterIndex:
         )
         return [SearchHit(payload_to_poster(p.payload or {}), 0.0) for p in response.points]
 
-    def _record(self, movie_id: str, with_vector: bool) -> Any:
+    def _record(self, movie_id: str) -> Any:
         records = self._client.retrieve(
-            self._collection,
-            ids=[point_id(movie_id)],
-            with_payload=True,
-            with_vectors=[VECTOR_NAME] if with_vector else False,
+            self._collection, ids=[point_id(movie_id)], with_payload=True, with_vectors=False
         )
         return records[0] if records else None
 
     @_mapped_errors
     def get_vector(self, movie_id: str) -> list[float] | None:
         """The stored vector of a movie, or None when it is not in the collection."""
-        record = self._record(movie_id, with_vector=True)
-        if record is None or not isinstance(record.vector, dict):
-            return None
-        vector = record.vector.get(VECTOR_NAME)
-        return [float(x) for x in vector] if isinstance(vector, list) else None
+        return self.get_vectors([movie_id]).get(movie_id)
+
+    @_mapped_errors
+    def get_vectors(self, movie_ids: Sequence[str]) -> dict[str, list[float]]:
+        """The stored vectors of those movies that are in the collection, by movie id."""
+        movie_of = {point_id(m): m for m in movie_ids}
+        records = self._client.retrieve(
+            self._collection, ids=list(movie_of), with_payload=False, with_vectors=[VECTOR_NAME]
+        )
+        found: dict[str, list[float]] = {}
+        for record in records:
+            vector = record.vector.get(VECTOR_NAME) if isinstance(record.vector, dict) else None
+            if isinstance(vector, list):
+                # A dense named vector: a list of numbers (multivectors are not stored).
+                found[movie_of[str(record.id)]] = [float(x) for x in cast(list[float], vector)]
+        return found
 
     @_mapped_errors
     def get_poster(self, movie_id: str) -> Poster | None:
         """The stored payload of a movie, or None."""
-        record = self._record(movie_id, with_vector=False)
+        record = self._record(movie_id)
         return payload_to_poster(record.payload or {}) if record is not None else None
 
     @_mapped_errors

@@ -375,11 +375,10 @@ class PosterSearch:
             return hits
         if exact and (len(vectors) == 1 or self._settings.translation_merge == "best"):
             return with_probabilities(hits, [h.score for h in hits], info)
-        stored = await self._call_index(
-            lambda: [self._index.get_vector(h.poster.movie_id) for h in hits]
-        )
+        stored = await self._call_index(self._index.get_vectors, [h.poster.movie_id for h in hits])
         cosines = [
-            max(float(np.dot(v, s)) for v in vectors) if s is not None else None for s in stored
+            max(float(np.dot(v, s)) for v in vectors) if s is not None else None
+            for s in (stored.get(h.poster.movie_id) for h in hits)
         ]
         return with_probabilities(hits, cosines, info)
 

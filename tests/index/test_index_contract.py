@@ -133,6 +133,14 @@ def test_get_vector_and_poster(known_index: PosterIndex) -> None:
     assert known_index.get_poster("missing") is None
 
 
+def test_get_vectors_reads_the_stored_ones_by_movie_id(known_index: PosterIndex) -> None:
+    found = known_index.get_vectors(["3", "missing", "5"])
+    assert set(found) == {"3", "5"}
+    for movie_id in ("3", "5"):
+        assert found[movie_id] == pytest.approx(unit_vector(int(movie_id)), abs=1e-5)
+    assert known_index.get_vectors([]) == {}
+
+
 def test_genre_counts(known_index: PosterIndex) -> None:
     assert known_index.genre_counts() == {
         "Drama": 2,
