@@ -18,7 +18,7 @@ full-scan threshold, quantization (none) and query parameters, cut into the same
 `--baseline search` searches the planned collection with Qdrant's default query parameters
 instead (no second build, but the planned collection's own full-scan threshold still decides
 what is scanned); `--baseline none` leaves the column out. Build options (`--m`,
-`--full-scan-kb`, `--int8`, ...) only apply to a collection this run builds: one reused
+`--full-scan-kb`, `--quantization`, ...) only apply to a collection this run builds: one reused
 through `--path` keeps what it was built with.
 """
 
@@ -95,7 +95,7 @@ def qdrant_defaults(tuning: IndexTuning) -> IndexTuning:
     """Qdrant's default graph (m 16, ef_construct 100, full-scan threshold 10,000 KB), no
     quantization, no ACORN, cut into the same segments as the planned collection."""
     return IndexTuning(m=16, ef_construct=100, full_scan_kb=QDRANT_FULL_SCAN_KB, acorn=False,
-                       int8=False, segment_points=tuning.segment_points)  # fmt: skip
+                       quantization="none", segment_points=tuning.segment_points)  # fmt: skip
 
 
 def timed(fn: Callable[[], list[str]]) -> tuple[list[str], float, float]:
@@ -250,7 +250,9 @@ def footprint(index: EdgePosterIndex, arrays_bytes: int) -> str:
 def _arg_type(field: dataclasses.Field[Any]) -> Callable[[str], object]:
     if field.name in ("int8_quantile", "oversampling"):
         return float
-    if field.name in ("int8", "acorn"):
+    if field.name == "quantization":
+        return str
+    if field.name == "acorn":
         return lambda text: text.lower() in ("1", "true", "yes", "on")
     return int
 

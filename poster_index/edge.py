@@ -233,13 +233,7 @@ class EdgePosterIndex:
                 full_scan_threshold=full_scan_kb_for(t, model.dimension),
                 payload_m=t.payload_m,
             ),
-            quantization_config=(
-                edge.ScalarQuantizationConfig(
-                    edge.ScalarType.Int8, quantile=t.int8_quantile, always_ram=True
-                )
-                if t.int8
-                else None
-            ),
+            quantization_config=_quantization_config(t),
             optimizers=edge.EdgeOptimizersConfig(
                 indexing_threshold=t.indexing_threshold_kb,
                 default_segment_number=_MERGE_ABOVE_SEGMENTS if t.segment_points else 0,
@@ -951,6 +945,19 @@ class EdgePosterIndex:
                 raise PosterIndexError(f"Edge payload update failed: {exc}") from exc
 
 
+def _quantization_config(
+    tuning: IndexTuning,
+) -> edge.TurboQuantQuantizationConfig | edge.ScalarQuantizationConfig | None:
+    """The collection's compressed copy of the vectors, kept in RAM, or none."""
+    if tuning.quantization == "turbo4":
+        return edge.TurboQuantQuantizationConfig(bits=edge.TurboQuantBitSize.Bits4, always_ram=True)
+    if tuning.quantization == "int8":
+        return edge.ScalarQuantizationConfig(
+            edge.ScalarType.Int8, quantile=tuning.int8_quantile, always_ram=True
+        )
+    return None
+
+
 def _missing(field: str) -> edge.Filter:
     return edge.Filter(must=[edge.IsEmptyCondition(field)])
 
@@ -961,7 +968,7 @@ def _params(walk: Walk) -> edge.SearchParams:
         hnsw_ef=walk.hnsw_ef,
         exact=walk.exact,
         acorn=edge.AcornSearchParams(enable=True, max_selectivity=1.0) if walk.acorn else None,
-        # Quantized candidates, rescored with the original vectors (a no-op without int8).
+        # Quantized candidates, rescored with the original vectors (a no-op without quantization).
         quantization=edge.QuantizationSearchParams(rescore=True, oversampling=walk.oversampling),
     )
 

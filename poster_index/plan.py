@@ -6,8 +6,9 @@ a Qdrant server alike; each backend only turns a `Walk` into its own client's se
 Route. Qdrant's own planner picks, inside each segment, between walking the HNSW graph and
 scanning the posters a filter lets through; its threshold (`IndexTuning.full_scan_kb`) is by
 default a whole segment, so every filtered query is answered by scanning, in each segment, the
-int8 copy of the posters that pass and rescoring the best `oversampling` x the window with the
-float32 vectors, and only unfiltered queries walk the graph. The bound is per segment and
+quantized copy (`IndexTuning.quantization`) of the posters that pass and rescoring the best
+`oversampling` x the window with the float32 vectors, and only unfiltered queries walk the
+graph. The bound is per segment and
 segments have a fixed size, so the decision is the same at 80k and at 1M posters.
 
 Why not the graph for filters. A filter that correlates with what posters look like (a genre
@@ -15,17 +16,18 @@ the query's look-alikes never have, or the commonest genre, which is scattered t
 the query's own cluster) leaves a filtered graph walk stranded among posters that fail it:
 plain filtered HNSW fell to recall@10 0.50-0.77 on such collections; Qdrant's ACORN, which
 walks through the neighbours of the neighbours that fail, kept recall but cost more than
-Qdrant's exact search for filters keeping 30-60% of the posters, and the int8 scan costs about
-a third of exact search's float32 one (docs/index.md). ACORN is still asked for whenever a
+Qdrant's exact search for filters keeping 30-60% of the posters, and the quantized scan costs
+a fifth to a half of exact search's float32 one (docs/index.md). ACORN is still asked for whenever a
 filtered query walks the graph (a tuning with a smaller threshold, or a segment a filter lets
 almost everything through). Qdrant's exact search over float32 (`IndexTuning.exact_max_share`)
 is kept as an option and off by default.
 
 Pages. A graph walk is only deterministic for fixed parameters: asking for 20 results walks
-differently from asking for 10 (the ef, and the int8 candidates rescored, grow with the limit),
-so pages fetched one by one used to repeat and skip posters. Here every page is cut from one long
-answer: a ladder of windows (`IndexTuning.page_window` doubled at each rung), each answered by
-one walk with fixed parameters; a rung adds the posters of its walk not already ranked, in order.
+differently from asking for 10 (the ef, and the quantized candidates rescored, grow with the
+limit), so pages fetched one by one used to repeat and skip posters. Here every page is cut from
+one long answer: a ladder of windows (`IndexTuning.page_window` doubled at each rung), each
+answered by one walk with fixed parameters; a rung adds the posters of its walk not already
+ranked, in order.
 A page reads the rungs it needs, and a page of a deeper rung reads the rungs before it, so the
 same ranks always come from the same walks: pages add up to the long answer, with no repeats and
 no gaps. Rungs deeper than `IndexTuning.graph_max_window` are exact searches. A walk that
@@ -52,7 +54,7 @@ class Walk:
         exact: Score every poster that passes the filter (no graph).
         hnsw_ef: Graph candidates kept per segment (at least `limit`).
         acorn: Let Qdrant use ACORN for a filtered walk.
-        oversampling: With int8 vectors, how many times `limit` candidates are rescored with
+        oversampling: With quantized vectors, how many times `limit` candidates are rescored with
             the float32 vectors (the answer's scores and order are the float32 ones).
     """
 

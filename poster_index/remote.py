@@ -105,18 +105,26 @@ def _mapped_errors(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def quantization_config(tuning: IndexTuning) -> models.ScalarQuantization | None:
-    """The collection's quantization for a Qdrant server: int8 kept in RAM, or none.
+def quantization_config(
+    tuning: IndexTuning,
+) -> models.TurboQuantization | models.ScalarQuantization | None:
+    """The collection's quantization for a Qdrant server, kept in RAM, as on Edge; or none.
 
     qdrant-client's local mode accepts and ignores it (it searches exactly in numpy).
     """
-    if not tuning.int8:
-        return None
-    return models.ScalarQuantization(
-        scalar=models.ScalarQuantizationConfig(
-            type=models.ScalarType.INT8, quantile=tuning.int8_quantile, always_ram=True
+    if tuning.quantization == "turbo4":
+        return models.TurboQuantization(
+            turbo=models.TurboQuantQuantizationConfig(
+                bits=models.TurboQuantBitSize.BITS4, always_ram=True
+            )
         )
-    )
+    if tuning.quantization == "int8":
+        return models.ScalarQuantization(
+            scalar=models.ScalarQuantizationConfig(
+                type=models.ScalarType.INT8, quantile=tuning.int8_quantile, always_ram=True
+            )
+        )
+    return None
 
 
 def _sparse_query(query: LexicalQuery) -> models.SparseVector:
@@ -854,7 +862,7 @@ def _params(walk: Walk) -> models.SearchParams:
         hnsw_ef=walk.hnsw_ef,
         exact=walk.exact,
         acorn=models.AcornSearchParams(enable=True, max_selectivity=1.0) if walk.acorn else None,
-        # int8 candidates rescored with the original vectors, as on the Edge backend.
+        # Quantized candidates rescored with the original vectors, as on the Edge backend.
         quantization=models.QuantizationSearchParams(rescore=True, oversampling=walk.oversampling),
     )
 

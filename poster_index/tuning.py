@@ -7,6 +7,10 @@ docs/index.md describe what the search service actually runs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+Quantization = Literal["turbo4", "int8", "none"]
+"""The quantized copy of the vectors that scans and graph walks read (rescored with float32)."""
 
 
 @dataclass(frozen=True)
@@ -20,13 +24,13 @@ class IndexTuning:
         full_scan_kb: Qdrant's own switch, inside each segment, from the graph to scanning the
             posters a filter lets through, in kilobytes of their float32 vectors (Qdrant's
             unit). None: the vectors of a whole segment (`full_scan_kb_for`), so that Qdrant
-            answers every filtered query by scanning, in each segment, the int8 copy of the
+            answers every filtered query by scanning, in each segment, the quantized copy of the
             posters the filter lets through and rescoring the best with float32, and walks the
             graph only for unfiltered queries. The same threshold is also the smallest payload
             value that gets its own graph links, so with None there are none.
         exact_max_share: Filtered queries whose filter keeps at most this share of the
             collection (Qdrant's estimate) are answered by Qdrant's exact search over the
-            float32 vectors (`poster_index.plan`); 0 never (Qdrant's int8 scan is cheaper).
+            float32 vectors (`poster_index.plan`); 0 never (Qdrant's quantized scan is cheaper).
         hnsw_ef: Graph candidates per segment of a query (at least the rung's window).
         acorn: Filtered graph walks use Qdrant's ACORN (the neighbours of neighbours that fail
             the filter are explored too), whatever the filter lets through.
@@ -42,13 +46,17 @@ class IndexTuning:
             about this size. Edge searches its segments in parallel, one thread each. Server:
             the largest segment Qdrant's optimizers make (`max_segment_size`). 0 leaves
             segmentation to Qdrant (Edge: one segment per optimize).
-        int8: Keep an int8 scalar-quantized copy of the vectors in RAM (built with the
-            collection) and walk the HNSW graph over it: a quarter of the bytes (exact search
-            reads the float32 vectors).
-        int8_quantile: Quantile of the vector components mapped onto the int8 range.
-        oversampling: With int8, how many times the window's candidates the quantized search
-            keeps; those are rescored with the float32 vectors, so the answer's order and
-            scores are the exact ones.
+        quantization: The compressed copy of the vectors kept in RAM (built with the
+            collection), which Qdrant's scans and graph walks read: "turbo4", Qdrant's
+            TurboQuant at 4 bits a component (a Hadamard rotation, then a fixed codebook: an
+            eighth of the float32 bytes); "int8", scalar int8 (a quarter); "none", the float32
+            vectors themselves. Exact search always reads float32. On this project's
+            benchmark (bench/bench_recall.py) TurboQuant kept int8's recall and scanned wide
+            filters in 0.68-0.86x of int8's time.
+        int8_quantile: With int8, the quantile of the vector components mapped onto its range.
+        oversampling: With a quantized copy, how many times the window's candidates the
+            quantized search keeps; those are rescored with the float32 vectors, so the
+            answer's order and scores are the exact ones.
     """
 
     m: int = 32
@@ -63,7 +71,7 @@ class IndexTuning:
     indexing_threshold_kb: int = 10_000
     segments: int = 0
     segment_points: int = 40_000
-    int8: bool = True
+    quantization: Quantization = "turbo4"
     int8_quantile: float = 0.99
     oversampling: float = 3.0
 

@@ -2,7 +2,8 @@
 plain-Python oracle of the filter, with the answers compared; and pages that add up.
 
 Edge runs twice: as the service builds it for a small collection (searched by scanning), and
-with tiny thresholds so that the HNSW graph, int8 vectors and ACORN answer the filtered walks.
+with tiny thresholds so that the HNSW graph, quantized vectors and ACORN answer the filtered
+walks.
 """
 
 from __future__ import annotations

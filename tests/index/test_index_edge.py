@@ -123,7 +123,7 @@ def test_survives_kill_9_after_upsert(tmp_path: Path) -> None:
 def test_hnsw_search_agrees_with_exact(
     tmp_path: Path, make_poster: Callable[..., Poster], full_scan_kb: int, exact_max_share: float
 ) -> None:
-    """With an HNSW graph and int8 vectors built (tiny thresholds), filtered search through
+    """With an HNSW graph and quantized vectors built (tiny thresholds), filtered search through
     the graph (ACORN), by Qdrant's scan of the filtered posters, or on the plan's exact route
     finds the exact top, with float32 scores."""
     rng = np.random.default_rng(7)
@@ -132,7 +132,7 @@ def test_hnsw_search_agrees_with_exact(
     tuning = IndexTuning(
         indexing_threshold_kb=1, full_scan_kb=full_scan_kb, exact_max_share=exact_max_share
     )
-    assert tuning.int8
+    assert tuning.quantization != "none"
     index = EdgePosterIndex(tmp_path, tuning=tuning)
     index.ensure_collection(MODEL)
     index.upsert(
@@ -150,7 +150,7 @@ def test_hnsw_search_agrees_with_exact(
             expected = [str(i) for i in np.argsort(-scores)[:10]]
             hits = index.search(q.tolist(), SearchFilter(genres_any=("Horror",)), limit=10)
             assert [h.poster.movie_id for h in hits] == expected
-            # Rescored: the scores are the float32 cosines, not the int8 approximations.
+            # Rescored: the scores are the float32 cosines, not the quantized approximations.
             best = scores[int(expected[0])] / np.linalg.norm(q)
             assert hits[0].score == pytest.approx(best, abs=1e-5)
     finally:
@@ -185,7 +185,7 @@ def test_filtered_queries_are_scanned_in_each_segment(
         ef_construct=8,
         hnsw_ef=1,
         page_window=4,
-        int8=False,
+        quantization="none",
         acorn=False,
         indexing_threshold_kb=1,
         segment_points=300,

@@ -16,7 +16,7 @@ from poster_index.factory import open_index
 from poster_index.payload import point_id
 from poster_index.remote import ServerPosterIndex, quantization_config
 from poster_index.settings import IndexSettings
-from poster_index.tuning import IndexTuning
+from poster_index.tuning import IndexTuning, Quantization
 
 # qdrant-client's local mode says, rightly, that it ignores payload indexes and HNSW settings.
 pytestmark = [
@@ -143,24 +143,28 @@ def test_server_refuses_a_collection_without_model_record() -> None:
     client.close()
 
 
-@pytest.mark.parametrize("int8", [True, False], ids=["int8", "float32"])
-def test_quantization_follows_the_tuning(tmp_path: Path, int8: bool) -> None:
-    """Both backends create the collection with the tuning's int8 copy of the vectors, or none."""
-    tuning = IndexTuning(int8=int8)
+@pytest.mark.parametrize("quantization", ["turbo4", "int8", "none"])
+def test_quantization_follows_the_tuning(tmp_path: Path, quantization: Quantization) -> None:
+    """Both backends create the collection with the tuning's quantized copy of the vectors."""
+    tuning = IndexTuning(quantization=quantization)
     edge_index = EdgePosterIndex(tmp_path, tuning=tuning)
     edge_index.ensure_collection(MODEL)
     edge_index.close()
     edge_config = json.loads((tmp_path / "posters" / "edge_config.json").read_text())
-    assert ("quantization_config" in edge_config) == int8
     # The server backend's config (local mode drops it, so it is checked as built).
     server_config = quantization_config(tuning)
-    if int8:
+    if quantization == "none":
+        assert "quantization_config" not in edge_config
+        assert server_config is None
+    elif quantization == "turbo4":
+        assert edge_config["quantization_config"]["turbo"]["bits"] == "bits4"
+        assert isinstance(server_config, models.TurboQuantization)
+        assert server_config.turbo.bits == models.TurboQuantBitSize.BITS4
+    else:
         assert edge_config["quantization_config"]["scalar"]["type"] == "int8"
-        assert server_config is not None
+        assert isinstance(server_config, models.ScalarQuantization)
         assert server_config.scalar.type == models.ScalarType.INT8
         assert (
             server_config.scalar.quantile
             == edge_config["quantization_config"]["scalar"]["quantile"]
         )
-    else:
-        assert server_config is None
