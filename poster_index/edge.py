@@ -27,7 +27,6 @@ from poster_index.hybrid import (
     FusionWeights,
     fused_limit,
     fused_window,
-    rank_groups,
     ranked_hybrid,
 )
 from poster_index.lexical import FIELD_TEXT_TERMS, TEXT_VECTOR, LexicalQuery, text_payload
@@ -653,10 +652,9 @@ class EdgePosterIndex:
         """Posters passing flt, ranked by the fusion of the vector and the lexical branch.
 
         Each rung of the paging ladder asks for the lexical branch's ranking, then the fused
-        query (the vector branch walked under flt as the search plan walks it, the lexical
-        ranking replayed, both as deep as the rung's window, fused by weighted RRF in
-        Qdrant); with no text match the answer is the vector search (see
-        `poster_index.hybrid`).
+        query (both branches prefetched under flt as deep as the rung's window, the vector
+        branch walked as the search plan walks it, fused by weighted RRF in Qdrant); with no
+        text match the answer is the vector search (see `poster_index.hybrid`).
         """
         shard = self._ready()
         qfilter = to_edge_filter(flt)
@@ -677,7 +675,7 @@ class EdgePosterIndex:
                 limit=fused_limit(window),
                 prefetches=[
                     edge.Prefetch(window, query=dense, filter=qfilter, params=_params(walk)),
-                    _replayed(text_ids, dense),
+                    edge.Prefetch(window, query=lexical, filter=text_filter),
                 ],
                 # The stub types Fusion.Rrf apart from Fusion, which QueryRequest takes.
                 query=edge.Fusion.Rrf(k=fusion.k, weights=fusion.as_list()),  # type: ignore[arg-type]
@@ -949,33 +947,6 @@ class EdgePosterIndex:
 
 def _missing(field: str) -> edge.Filter:
     return edge.Filter(must=[edge.IsEmptyCondition(field)])
-
-
-def _replayed(ranked_ids: Sequence[Any], reader: edge.Query) -> edge.Prefetch:
-    """A prefetch returning these points in this order (see `poster_index.hybrid`).
-
-    The points are read by id with reader, an image vector query scoring exactly the few
-    points the filter names (any query reaching each of them would do), then a formula
-    gives each its rank back.
-    """
-    among = edge.Filter(must=[edge.HasIdCondition(set(ranked_ids))])
-    read = edge.Prefetch(
-        len(ranked_ids),
-        query=reader,
-        filter=among,
-        params=edge.SearchParams(exact=True),
-    )
-    rank = [
-        edge.Expression.Mult(
-            [
-                edge.Expression.Constant(-float(weight)),
-                edge.Expression.Condition(edge.HasIdCondition(set(ids))),
-            ]
-        )
-        for weight, ids in rank_groups(ranked_ids)
-    ]
-    score = edge.Expression.Sum([edge.Expression.Constant(float(len(ranked_ids))), *rank])
-    return edge.Prefetch(len(ranked_ids), query=edge.Formula(score), prefetches=[read])
 
 
 def _params(walk: Walk) -> edge.SearchParams:

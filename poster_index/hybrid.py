@@ -20,11 +20,6 @@ descriptions of a look) the fused ranking would be the vector branch's with reci
 scores (1, 1/2, 1/3 ...) that say nothing about the match. The answer is then the vector
 search itself, with its cosine scores, and costs no fused query.
 
-The BM25 search runs once per rung: the fused query's lexical prefetch replays the ranking
-just read rather than searching again. It reads those points by id and a Qdrant formula
-gives each its rank back (`rank_groups`), so Qdrant still fuses the two branches in one
-query, with the lexical ranks the hits' `found_by` is worked out from.
-
 Weighted RRF ties exactly (with the default weights the 12th text match and the first
 poster by look both score 1), and Qdrant orders tied points as it likes, also when it cuts
 its answer at the limit. The fused query therefore asks for every candidate of both
@@ -36,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any
 
 from poster_index.payload import payload_to_poster
 from poster_index.plan import laddered, rung_windows
@@ -45,8 +40,6 @@ from postersearch.domain import SearchHit
 
 BRANCH_VECTOR = "vector"
 BRANCH_TEXT = "text"
-
-PointT = TypeVar("PointT", bound=Hashable)
 
 
 @dataclass(frozen=True)
@@ -186,23 +179,6 @@ def fused_window(
     return in_fixed_order(hits)[:window]
 
 
-def rank_groups(ranked_ids: Sequence[PointT]) -> list[tuple[int, list[PointT]]]:
-    """The ids of a known ranking grouped by the bits of their 0-based rank.
-
-    A Qdrant formula scores a point `len(ranked_ids)` less the sum of the `2**bit` of the
-    groups holding it, which is its rank: the points come back in exactly this order, at
-    the cost of one id lookup per bit, however long the ranking (see `ranked_hybrid`).
-
-    Returns:
-        (2**bit, the ids whose rank has that bit set), for every bit some rank sets.
-    """
-    groups: list[tuple[int, list[PointT]]] = []
-    for bit in range(max(len(ranked_ids) - 1, 0).bit_length()):
-        members = [pid for rank, pid in enumerate(ranked_ids) if rank >> bit & 1]
-        groups.append((1 << bit, members))
-    return groups
-
-
 def ranked_hybrid(
     lexical_ids: Callable[[int], Sequence[Hashable]],
     fused_points: Callable[[int, Sequence[Hashable]], list[FusedPoint]],
@@ -221,8 +197,7 @@ def ranked_hybrid(
     Args:
         lexical_ids: The point ids of the lexical branch's top `window`, best first.
         fused_points: The whole answer (`fused_limit`) of the fused query of a window,
-            given its lexical branch: the ids `lexical_ids` returned, in their order, which
-            the query replays (see the module docstring).
+            given the point ids of its lexical branch (the ids `lexical_ids` returned).
         payloads: Reads the payloads the fused query did not return.
         vector_page: The vector search's page (offset, limit), cosine scores.
         tuning: Gives the paging ladder's windows.

@@ -32,7 +32,6 @@ from poster_index.hybrid import (
     FusionWeights,
     fused_limit,
     fused_window,
-    rank_groups,
     ranked_hybrid,
 )
 from poster_index.lexical import FIELD_TEXT_TERMS, TEXT_VECTOR, LexicalQuery, text_payload
@@ -531,10 +530,9 @@ class ServerPosterIndex:
         """Posters passing flt, ranked by the fusion of the vector and the lexical branch.
 
         Each rung of the paging ladder asks for the lexical branch's ranking, then the fused
-        query (the vector branch walked under flt as the search plan walks it, the lexical
-        ranking replayed, both as deep as the rung's window, fused by weighted RRF in
-        Qdrant); with no text match the answer is the vector search (see
-        `poster_index.hybrid`).
+        query (both branches prefetched under flt as deep as the rung's window, the vector
+        branch walked as the search plan walks it, fused by weighted RRF in Qdrant); with no
+        text match the answer is the vector search (see `poster_index.hybrid`).
         """
         qfilter = to_client_filter(flt)
         text_filter = text_match_client(qfilter, query)
@@ -560,7 +558,9 @@ class ServerPosterIndex:
                         params=_params(walk),
                         limit=window,
                     ),
-                    _replayed(text_ids, vector),
+                    models.Prefetch(
+                        query=sparse, using=TEXT_VECTOR, filter=text_filter, limit=window
+                    ),
                 ],
                 query=models.RrfQuery(rrf=models.Rrf(k=fusion.k, weights=fusion.as_list())),
                 limit=fused_limit(window),
@@ -841,30 +841,6 @@ class ServerPosterIndex:
 
 def _missing(field: str) -> models.Filter:
     return models.Filter(must=[models.IsEmptyCondition(is_empty=models.PayloadField(key=field))])
-
-
-def _replayed(ranked_ids: Sequence[Any], vector: Sequence[float]) -> models.Prefetch:
-    """A prefetch returning these points in this order (see `poster_index.hybrid`).
-
-    The points are read by id with an exact image vector query scoring just the few points
-    the filter names (any query reaching each of them would do), then a formula gives each
-    its rank back.
-    """
-    read = models.Prefetch(
-        query=[float(x) for x in vector],
-        using=VECTOR_NAME,
-        filter=models.Filter(must=[models.HasIdCondition(has_id=list(ranked_ids))]),
-        params=models.SearchParams(exact=True),
-        limit=len(ranked_ids),
-    )
-    rank: list[models.Expression] = [
-        models.MultExpression(mult=[-float(weight), models.HasIdCondition(has_id=list(ids))])
-        for weight, ids in rank_groups(ranked_ids)
-    ]
-    score = models.SumExpression(sum=[float(len(ranked_ids)), *rank])
-    return models.Prefetch(
-        prefetch=[read], query=models.FormulaQuery(formula=score), limit=len(ranked_ids)
-    )
 
 
 def _params(walk: Walk) -> models.SearchParams:
