@@ -232,3 +232,18 @@ def test_caption_batch_size_below_one_exits_2(
     argv = ["ingest", str(tmp_path), "--caption", "--caption-batch-size", "0"]
     assert main(argv) == 2
     assert "--caption-batch-size" in capsys.readouterr().err
+
+
+def test_a_captioner_that_is_not_there_exits_2_and_keeps_the_ingest(
+    tmp_path: Path, tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = generate_synthetic(tmp_path / "data", 2, seed=1)
+    index_dir = tmp_path / "index"
+    argv = _command(manifest, tiny_model_dir, index_dir, "--caption")[3:]
+    assert main([*argv, "--caption-model", str(tmp_path / "no-model")]) == 2
+    assert "cannot load the captioning model" in capsys.readouterr().err
+    index = EdgePosterIndex(index_dir)
+    try:
+        assert index.count() == 2 and index.count_missing(FIELD_CAPTION) == 2
+    finally:
+        index.close()
