@@ -669,7 +669,7 @@ class EdgePosterIndex:
             )
             return [p.id for p in self._call(shard.query, request)]
 
-        def fused_points(window: int, text_ids: Sequence[Any]) -> list[FusedPoint]:
+        def fused_points(window: int) -> list[FusedPoint]:
             walk = walk_for(self._tuning, window, not flt.is_empty, exact)
             fused = edge.QueryRequest(
                 limit=fused_limit(window),

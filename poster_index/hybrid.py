@@ -181,7 +181,7 @@ def fused_window(
 
 def ranked_hybrid(
     lexical_ids: Callable[[int], Sequence[Hashable]],
-    fused_points: Callable[[int, Sequence[Hashable]], list[FusedPoint]],
+    fused_points: Callable[[int], list[FusedPoint]],
     payloads: PayloadReader,
     vector_page: Callable[[], list[SearchHit]],
     tuning: IndexTuning,
@@ -196,8 +196,7 @@ def ranked_hybrid(
 
     Args:
         lexical_ids: The point ids of the lexical branch's top `window`, best first.
-        fused_points: The whole answer (`fused_limit`) of the fused query of a window,
-            given the point ids of its lexical branch (the ids `lexical_ids` returned).
+        fused_points: The whole answer (`fused_limit`) of the fused query of a window.
         payloads: Reads the payloads the fused query did not return.
         vector_page: The vector search's page (offset, limit), cosine scores.
         tuning: Gives the paging ladder's windows.
@@ -213,6 +212,6 @@ def ranked_hybrid(
     def fetch(window: int) -> list[SearchHit]:
         ids = first_ids if window == first_window else lexical_ids(window)
         ranks = {point: rank for rank, point in enumerate(ids)}
-        return fused_window(fused_points(window, ids), window, ranks, fusion, payloads)
+        return fused_window(fused_points(window), window, ranks, fusion, payloads)
 
     return laddered(fetch, tuning, offset + limit)[offset : offset + limit]

@@ -546,7 +546,7 @@ class ServerPosterIndex:
             )  # fmt: skip
             return [p.id for p in response.points]
 
-        def fused_points(window: int, text_ids: Sequence[Any]) -> list[FusedPoint]:
+        def fused_points(window: int) -> list[FusedPoint]:
             walk = walk_for(self._tuning, window, not flt.is_empty, exact)
             response = self._client.query_points(
                 self._collection,
