@@ -23,9 +23,10 @@ from poster_index.filters import to_edge_filter, unrated_only_edge
 from poster_index.hybrid import (
     BRANCH_TEXT,
     DEFAULT_FUSION,
+    FusedPoint,
     FusionWeights,
-    found_by,
-    in_fixed_order,
+    fused_limit,
+    fused_window,
     ranked_hybrid,
 )
 from poster_index.lexical import FIELD_TEXT_TERMS, TEXT_VECTOR, LexicalQuery, text_payload
@@ -662,35 +663,36 @@ class EdgePosterIndex:
             )
             return [p.id for p in self._call(shard.query, request)]
 
-        def fused_hits(window: int, text_ranks: Mapping[Any, int]) -> list[SearchHit]:
+        def fused_points(window: int) -> list[FusedPoint]:
             walk = walk_for(self._tuning, window, not flt.is_empty, exact)
             fused = edge.QueryRequest(
-                limit=window,
+                limit=fused_limit(window),
                 prefetches=[
                     edge.Prefetch(window, query=dense, filter=qfilter, params=_params(walk)),
                     edge.Prefetch(window, query=lexical, filter=text_filter),
                 ],
                 # The stub types Fusion.Rrf apart from Fusion, which QueryRequest takes.
                 query=edge.Fusion.Rrf(k=fusion.k, weights=fusion.as_list()),  # type: ignore[arg-type]
-                with_payload=True,
+                # It returns every candidate; only the points the rung keeps are read.
+                with_payload=False,
             )
-            return [
-                SearchHit(
-                    payload_to_poster(p.payload or {}),
-                    float(p.score),
-                    found_by(p.id, float(p.score), text_ranks, window, fusion),
-                )
-                for p in self._call(shard.query, fused)
-            ]
+            return [FusedPoint(p.id, float(p.score)) for p in self._call(shard.query, fused)]
 
         return ranked_hybrid(
             lexical_ids,
-            fused_hits,
+            fused_points,
+            self._payloads,
             lambda: self.search(vector, flt, limit, offset),
             self._tuning,
             limit,
             offset,
+            fusion,
         )
+
+    def _payloads(self, ids: list[Any]) -> dict[Any, Mapping[str, Any]]:
+        """The payloads of the given points, by point id (a point not stored is left out)."""
+        shard = self._ready()
+        return {r.id: r.payload or {} for r in self._call(shard.retrieve, ids, True, False)}
 
     # Steered queries: negatives, a diverse page (poster_index.steer).
 
@@ -791,7 +793,7 @@ class EdgePosterIndex:
                 text_points = self._call(shard.query, text_only)
                 return fused_in_process(hits_of(vector_points), hits_of(text_points), fusion)
             fused = edge.QueryRequest(
-                limit=window,
+                limit=fused_limit(window),
                 prefetches=[
                     edge.Prefetch(
                         window, query=_recommend(query), filter=qfilter, params=_params(walk)
@@ -806,16 +808,8 @@ class EdgePosterIndex:
                 shard.query_batch, edge.QueryBatchRequest([fused, text_only])
             )
             text_ranks = {p.id: rank for rank, p in enumerate(text_points)}
-            return in_fixed_order(
-                [
-                    SearchHit(
-                        payload_to_poster(p.payload or {}),
-                        float(p.score),
-                        found_by(p.id, float(p.score), text_ranks, window, fusion),
-                    )
-                    for p in points
-                ]
-            )
+            fused_points = [FusedPoint(p.id, float(p.score), p.payload or {}) for p in points]
+            return fused_window(fused_points, window, text_ranks, fusion, self._payloads)
 
         return laddered(fetch, self._tuning, offset + limit)[offset : offset + limit]
 

@@ -19,6 +19,12 @@ empty (no movie under the filter holds enough of the query's words, as for most
 descriptions of a look) the fused ranking would be the vector branch's with reciprocal-rank
 scores (1, 1/2, 1/3 ...) that say nothing about the match. The answer is then the vector
 search itself, with its cosine scores, and costs no fused query.
+
+Weighted RRF ties exactly (with the default weights the 12th text match and the first
+poster by look both score 1), and Qdrant orders tied points as it likes, also when it cuts
+its answer at the limit. The fused query therefore asks for every candidate of both
+branches (`fused_limit`) and the rung's window is cut here, tied scores ordered by movie id
+(`fused_window`): every call, and every page, sees one order, across the rung's edge too.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from poster_index.payload import payload_to_poster
 from poster_index.plan import laddered, rung_windows
 from poster_index.tuning import IndexTuning
 from postersearch.domain import SearchHit
@@ -94,22 +101,93 @@ def found_by(
 
 
 def in_fixed_order(fused: list[SearchHit]) -> list[SearchHit]:
-    """One rung's fused hits, tied scores ordered by movie id.
-
-    Weighted RRF ties exactly (with the default weights the 12th text match and the first
-    poster by look both score 1), and Qdrant returns tied points in no fixed order: the
-    movie id orders them, so that every page of a query sees one order.
-    """
+    """Fused hits, tied scores ordered by movie id (see the module docstring)."""
     return sorted(fused, key=lambda hit: (-hit.score, hit.poster.movie_id))
+
+
+@dataclass(frozen=True)
+class FusedPoint:
+    """One point of a fused query's answer.
+
+    Attributes:
+        point_id: Its Qdrant point id.
+        score: Its fused score.
+        payload: Its payload where the query returned it; None where it is read afterwards,
+            for the points a rung keeps only.
+    """
+
+    point_id: Hashable
+    score: float
+    payload: Mapping[str, Any] | None = None
+
+
+# Reads the payloads of the given point ids (a point deleted meanwhile is left out).
+PayloadReader = Callable[[list[Hashable]], Mapping[Hashable, Mapping[str, Any]]]
+
+
+def fused_limit(window: int) -> int:
+    """How many points a rung's fused query asks for: all its candidates.
+
+    Each branch brings at most `window` posters, so the fused answer holds at most twice
+    that; with every candidate in hand the rung's window is cut here (`fused_window`), not
+    by Qdrant, whose cut between tied points changes from call to call.
+    """
+    return 2 * window
+
+
+def window_candidates(points: Sequence[FusedPoint], window: int) -> list[FusedPoint]:
+    """The points that can hold a rung's `window` ranks: the best `window` by score and
+    every point tied with the last of them.
+
+    Args:
+        points: A fused query's whole answer, best first (ties in any order).
+        window: The rung's window.
+    """
+    if len(points) <= window:
+        return list(points)
+    last_score = points[window - 1].score
+    return [p for p in points if p.score >= last_score]
+
+
+def fused_window(
+    points: Sequence[FusedPoint],
+    window: int,
+    text_ranks: Mapping[Any, int],
+    fusion: FusionWeights,
+    payloads: PayloadReader,
+) -> list[SearchHit]:
+    """A rung's top `window` fused hits, tied scores ordered by movie id, also across the
+    window's edge.
+
+    Args:
+        points: The fused query's whole answer (`fused_limit`), best first.
+        window: The rung's window.
+        text_ranks: 0-based rank in the lexical branch of every point that branch returned.
+        fusion: The weights the query was fused with.
+        payloads: Reads the payloads the query did not return.
+    """
+    kept = window_candidates(points, window)
+    unread = [p.point_id for p in kept if p.payload is None]
+    read = payloads(unread) if unread else {}
+    hits = []
+    for point in kept:
+        payload = point.payload if point.payload is not None else read.get(point.point_id)
+        if payload is None:
+            continue  # deleted since the query
+        branches = found_by(point.point_id, point.score, text_ranks, window, fusion)
+        hits.append(SearchHit(payload_to_poster(payload), point.score, branches))
+    return in_fixed_order(hits)[:window]
 
 
 def ranked_hybrid(
     lexical_ids: Callable[[int], Sequence[Hashable]],
-    fused_hits: Callable[[int, Mapping[Any, int]], list[SearchHit]],
+    fused_points: Callable[[int], list[FusedPoint]],
+    payloads: PayloadReader,
     vector_page: Callable[[], list[SearchHit]],
     tuning: IndexTuning,
     limit: int,
     offset: int,
+    fusion: FusionWeights,
 ) -> list[SearchHit]:
     """Ranks offset .. offset+limit-1 of a hybrid query's long answer, for either backend.
 
@@ -118,12 +196,13 @@ def ranked_hybrid(
 
     Args:
         lexical_ids: The point ids of the lexical branch's top `window`, best first.
-        fused_hits: The top `window` of the fused query, given the lexical branch's 0-based
-            rank of every point it returned (for `found_by`).
+        fused_points: The whole answer (`fused_limit`) of the fused query of a window.
+        payloads: Reads the payloads the fused query did not return.
         vector_page: The vector search's page (offset, limit), cosine scores.
         tuning: Gives the paging ladder's windows.
         limit: Page size.
         offset: Ranks skipped.
+        fusion: The weights the query is fused with.
     """
     first_window = rung_windows(tuning, offset + limit)[0]
     first_ids = lexical_ids(first_window)
@@ -132,6 +211,7 @@ def ranked_hybrid(
 
     def fetch(window: int) -> list[SearchHit]:
         ids = first_ids if window == first_window else lexical_ids(window)
-        return in_fixed_order(fused_hits(window, {point: rank for rank, point in enumerate(ids)}))
+        ranks = {point: rank for rank, point in enumerate(ids)}
+        return fused_window(fused_points(window), window, ranks, fusion, payloads)
 
     return laddered(fetch, tuning, offset + limit)[offset : offset + limit]

@@ -28,9 +28,10 @@ from poster_index.filters import to_client_filter, unrated_only_client
 from poster_index.hybrid import (
     BRANCH_TEXT,
     DEFAULT_FUSION,
+    FusedPoint,
     FusionWeights,
-    found_by,
-    in_fixed_order,
+    fused_limit,
+    fused_window,
     ranked_hybrid,
 )
 from poster_index.lexical import FIELD_TEXT_TERMS, TEXT_VECTOR, LexicalQuery, text_payload
@@ -553,7 +554,7 @@ class ServerPosterIndex:
             )  # fmt: skip
             return [p.id for p in response.points]
 
-        def fused_hits(window: int, text_ranks: Mapping[Any, int]) -> list[SearchHit]:
+        def fused_points(window: int) -> list[FusedPoint]:
             walk = walk_for(self._tuning, window, not flt.is_empty, exact)
             response = self._client.query_points(
                 self._collection,
@@ -570,26 +571,26 @@ class ServerPosterIndex:
                     ),
                 ],
                 query=models.RrfQuery(rrf=models.Rrf(k=fusion.k, weights=fusion.as_list())),
-                limit=window,
+                limit=fused_limit(window),
                 with_payload=True,
             )
-            return [
-                SearchHit(
-                    payload_to_poster(p.payload or {}),
-                    float(p.score),
-                    found_by(p.id, float(p.score), text_ranks, window, fusion),
-                )
-                for p in response.points
-            ]
+            return [FusedPoint(p.id, float(p.score), p.payload or {}) for p in response.points]
 
         return ranked_hybrid(
             lexical_ids,
-            fused_hits,
+            fused_points,
+            self._payloads,
             lambda: self.search(vector, flt, limit, offset),
             self._tuning,
             limit,
             offset,
+            fusion,
         )
+
+    def _payloads(self, ids: list[Any]) -> dict[Any, Mapping[str, Any]]:
+        """The payloads of the given points, by point id (a point not stored is left out)."""
+        records = self._client.retrieve(self._collection, ids=ids, with_payload=True)
+        return {r.id: r.payload or {} for r in records}
 
     # Steered queries: negatives, a diverse page (poster_index.steer).
 
@@ -709,23 +710,17 @@ class ServerPosterIndex:
                     ),
                 ],
                 query=models.RrfQuery(rrf=models.Rrf(k=fusion.k, weights=fusion.as_list())),
-                limit=window,
+                limit=fused_limit(window),
                 with_payload=True,
             )  # fmt: skip
             fused_response, text_response = self._client.query_batch_points(
                 self._collection, requests=[fused, text_only]
             )
             text_ranks = {p.id: rank for rank, p in enumerate(text_response.points)}
-            return in_fixed_order(
-                [
-                    SearchHit(
-                        payload_to_poster(p.payload or {}),
-                        float(p.score),
-                        found_by(p.id, float(p.score), text_ranks, window, fusion),
-                    )
-                    for p in fused_response.points
-                ]
-            )
+            points = [
+                FusedPoint(p.id, float(p.score), p.payload or {}) for p in fused_response.points
+            ]
+            return fused_window(points, window, text_ranks, fusion, self._payloads)
 
         return laddered(fetch, self._tuning, offset + limit)[offset : offset + limit]
 

@@ -25,7 +25,8 @@ from postersearch.app.options import (
 from postersearch.app.wiring import open_index
 
 if TYPE_CHECKING:
-    from ingest.caption import CaptionSummary
+    from ingest.caption import CaptionOptions, CaptionSummary
+    from poster_index.base import PosterIndex
 
 logger = logging.getLogger(__name__)
 
@@ -104,8 +105,7 @@ def _positive(args: argparse.Namespace) -> str | None:
 async def _caption(args: argparse.Namespace) -> CaptionSummary:
     # Lazy: the captioning modules import torch and transformers (seconds), which every
     # other command would pay for at start.
-    from ingest.caption import CaptionOptions, check_collection, run_caption
-    from ingest.captioner import Captioner
+    from ingest.caption import CaptionOptions
 
     settings = settings_from(args, IngestSettings)
     options = CaptionOptions(
@@ -132,13 +132,26 @@ async def _caption(args: argparse.Namespace) -> CaptionSummary:
         index_settings = index_settings.model_copy(update={"backend": "edge", "path": args.index})
     index = open_index(index_settings)
     try:
-        # Before the model loads: a wrong index path fails in a second, not after a download.
-        await check_collection(index)
-        logger.info("loading the captioning model %s", config.model)
-        captioner = await asyncio.to_thread(Captioner, config)
-        return await run_caption(index, captioner, options)
+        return await caption_collection(index, config, options)
     finally:
         await asyncio.to_thread(index.close)
+
+
+async def caption_collection(
+    index: PosterIndex, config: CaptionerConfig, options: CaptionOptions
+) -> CaptionSummary:
+    """Loads the captioner and captions every stored poster without a caption.
+
+    Shared by ``caption`` and ``ingest --caption``. The index is left open.
+    """
+    from ingest.caption import check_collection, run_caption
+    from ingest.captioner import Captioner
+
+    # Before the model loads: a wrong index path fails in a second, not after a download.
+    await check_collection(index)
+    logger.info("loading the captioning model %s", config.model)
+    captioner = await asyncio.to_thread(Captioner, config)
+    return await run_caption(index, captioner, options)
 
 
 def caption_command(args: argparse.Namespace) -> int:

@@ -9,8 +9,9 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ingest.caption_config import DEFAULT_CAPTION_MODEL, CaptionerConfig
 from ingest.fetch import FetchSettings
 from ingest.readers import FORMATS, read_dataset
 from ingest.retry import RetryPolicy
@@ -22,6 +23,7 @@ from poster_index.base import (
     PosterIndex,
     PosterIndexError,
 )
+from postersearch.app.caption_cli import caption_collection
 from postersearch.app.exits import USAGE, exit_code_of, say_error
 from postersearch.app.options import (
     Flag,
@@ -37,6 +39,9 @@ from postersearch.encoding import Encoder
 from postersearch.metrics import start_metrics_server
 from postersearch.settings_errors import one_line_settings_errors
 from postersearch.status import Outcome
+
+if TYPE_CHECKING:
+    from ingest.caption import CaptionSummary
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +94,24 @@ def add_commands(subparsers: Any) -> None:
         ],
     )
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    captions = ingest.add_argument_group("captions (as `poster-search caption`)")
+    captions.add_argument(
+        "--caption",
+        action="store_true",
+        help="after the ingest, caption every stored poster that has no caption yet (the "
+        "new ones among them) in the same run",
+    )
+    captions.add_argument(
+        "--caption-model",
+        default=DEFAULT_CAPTION_MODEL,
+        help=f"image-to-text checkpoint, hub id or folder (default {DEFAULT_CAPTION_MODEL})",
+    )
+    captions.add_argument(
+        "--caption-device", default="auto", help="auto (GPU if any), cpu, cuda, mps"
+    )
+    captions.add_argument(
+        "--caption-batch-size", type=int, default=32, help="posters per captioning batch"
+    )
     ingest.set_defaults(func=ingest_command)
 
     delete = subparsers.add_parser(
@@ -159,7 +182,7 @@ async def _open_encoder(
     return await open_encoder(encoder_settings(args.model, args.device, collection))
 
 
-async def _ingest(args: argparse.Namespace) -> IngestSummary:
+async def _ingest(args: argparse.Namespace) -> tuple[IngestSummary, CaptionSummary | None]:
     rows = await asyncio.to_thread(
         lambda: list(
             read_dataset(
@@ -199,9 +222,34 @@ async def _ingest(args: argparse.Namespace) -> IngestSummary:
             started = time.monotonic()
             await asyncio.to_thread(index.optimize)
             logger.info("search index built in %.1f s", time.monotonic() - started)
-        return summary
+        if not args.caption:
+            return summary, None
+        return summary, await _caption(args, settings, index)
     finally:
         await asyncio.to_thread(index.close)
+
+
+async def _caption(
+    args: argparse.Namespace, settings: IngestSettings, index: PosterIndex
+) -> CaptionSummary:
+    """``--caption``: the posters still without a caption, captioned as ``caption`` does.
+
+    The posters are read again from the paths and URLs the ingest stored (the cache keeps
+    the downloaded ones), with the ingest's download and retry settings.
+    """
+    # Lazy: the captioning modules import torch and transformers (seconds).
+    from ingest.caption import CaptionOptions
+
+    options = CaptionOptions(
+        batch_size=args.caption_batch_size,
+        fetch=FetchSettings(
+            cache_dir=Path(settings.cache_dir), timeout_s=settings.download_timeout_s
+        ),
+        retry=RetryPolicy(attempts=max(1, settings.retries)),
+        log_every_s=settings.progress_every_s,
+    )
+    config = CaptionerConfig(model=args.caption_model, device=args.caption_device)
+    return await caption_collection(index, config, options)
 
 
 @one_line_settings_errors
@@ -210,8 +258,11 @@ def ingest_command(args: argparse.Namespace) -> int:
     if args.report is not None and args.report.is_dir():
         say_error(f"--report {args.report} is a folder; name a file to write")
         return USAGE
+    if args.caption_batch_size < 1:
+        say_error("--caption-batch-size must be at least 1")
+        return USAGE
     try:
-        summary = asyncio.run(_ingest(args))
+        summary, captions = asyncio.run(_ingest(args))
     except KeyboardInterrupt:
         print("interrupted; the same command resumes where this run stopped", file=sys.stderr)
         return 130
@@ -220,11 +271,16 @@ def ingest_command(args: argparse.Namespace) -> int:
         # cache folder that cannot be written: each exits as the status table says.
         return exit_code_of(exc)
     if args.json:
-        print(json.dumps(summary.as_dict()))
+        outcome = summary.as_dict()
+        if captions is not None:
+            outcome["captions"] = captions.as_dict()
+        print(json.dumps(outcome))
     else:
         print(summary.describe())
         if args.report and summary.skipped_total:
             print(f"skipped rows and posters are listed in {args.report}")
+        if captions is not None:
+            print(captions.describe())
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -307,3 +308,50 @@ def test_hybrid_pages_add_up_across_the_ladder(
         (h.poster.movie_id, h.found_by) for h in long
     ]
     assert {h.found_by for h in long} >= {("vector",), ("vector", "text")}
+
+
+@pytest.mark.parametrize("backend", ["edge", "server"])
+def test_fused_scores_tied_at_a_rungs_edge_are_cut_by_movie_id_on_every_call(
+    tmp_path: Path, make_poster: Callable[..., Poster], backend: str
+) -> None:
+    """With a first rung of 12 and the default weights, the 12th text match and the first
+    poster by look both score 1 and share the rung's last place: the lower movie id takes
+    it on every call, and pages cut across that edge add up."""
+    tuning = replace(DEFAULT_TUNING, page_window=12)
+    index: PosterIndex = (
+        EdgePosterIndex(tmp_path / "edge", tuning=tuning)
+        if backend == "edge"
+        else ServerPosterIndex(QdrantClient(location=":memory:"), tuning=tuning)
+    )
+    index.ensure_collection(MODEL)
+    rng = np.random.default_rng(3)
+    query_vector = rng.normal(size=DIM)
+    query_vector /= np.linalg.norm(query_vector)
+    items = []
+    # Text matches, BM25 falling with the length of the overview, pointing away from the
+    # query; posters by look, nearer the query the lower their number, with no such word.
+    for n in range(14):
+        overview = "A lighthouse" + " and the sea" * n
+        away = -query_vector + rng.normal(scale=0.05, size=DIM)
+        items.append(PosterVector(make_poster(movie_id=f"t{n:02d}", overview=overview), away))
+    for n in range(20):
+        near = query_vector + (0.02 * (n + 1)) * rng.normal(size=DIM)
+        items.append(PosterVector(make_poster(movie_id=f"v{n:02d}", title=f"Look {n}"), near))
+    index.upsert([PosterVector(i.poster, list(map(float, i.vector))) for i in items])
+    query = lexical_query("lighthouse")
+    vector = query_vector.tolist()
+
+    def search(limit: int, offset: int = 0) -> list[SearchHit]:
+        return index.hybrid_search(vector, query, SearchFilter(), limit, offset)
+
+    try:
+        long = search(24)
+        assert ids(long)[:11] == [f"t{n:02d}" for n in range(11)]
+        assert ids(long)[11:13] == ["t11", "v00"]
+        assert long[11].score == long[12].score == pytest.approx(1.0)
+        for _ in range(5):
+            assert ids(search(12)) == ids(long)[:12]
+            paged = [h for offset in range(0, 24, 6) for h in search(6, offset)]
+            assert ids(paged) == ids(long)
+    finally:
+        index.close()

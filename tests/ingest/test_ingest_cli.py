@@ -14,8 +14,10 @@ import pytest
 
 from ingest.synth import generate_synthetic
 from poster_index.edge import EdgePosterIndex
+from poster_index.lexical import lexical_query
+from poster_index.payload import FIELD_CAPTION
 from postersearch.app.cli import main
-from postersearch.domain import CollectionModel
+from postersearch.domain import CollectionModel, SearchFilter
 
 COUNT = 120
 
@@ -181,3 +183,67 @@ def test_a_wrong_encoder_key_stops_at_once(
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_ingest_with_caption_captions_the_posters_in_the_same_run(
+    tmp_path: Path,
+    tiny_model_dir: Path,
+    tiny_captioner_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--caption captions what the run stored (and any earlier poster still without a
+    caption) with the captioner, and the captions' words are searchable at once."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    index_dir = tmp_path / "index"
+    first = generate_synthetic(tmp_path / "first", 3, seed=1)
+    more = generate_synthetic(tmp_path / "more", 5, seed=1)
+    assert main(_command(first, tiny_model_dir, index_dir, "--json")[3:]) == 0
+    assert "captions" not in json.loads(capsys.readouterr().out)
+    captioning = (
+        "--caption", "--caption-model", str(tiny_captioner_dir), "--caption-device", "cpu",
+        "--caption-batch-size", "2", "--json",
+    )  # fmt: skip
+    assert main(_command(more, tiny_model_dir, index_dir, *captioning)[3:]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["ingested"] == 2
+    assert summary["captions"]["captioned"] == 5
+    assert summary["captions"]["failed_total"] == 0
+
+    index = EdgePosterIndex(index_dir)
+    try:
+        assert index.count_missing(FIELD_CAPTION) == 0
+        poster = index.get_poster("synth-000004")
+        assert poster is not None and poster.caption
+        found = index.text_search(lexical_query(poster.caption), SearchFilter(), 5)
+        assert "synth-000004" in [h.poster.movie_id for h in found]
+    finally:
+        index.close()
+
+    # A re-run finds every poster captioned.
+    assert main(_command(more, tiny_model_dir, index_dir, *captioning)[3:]) == 0
+    again = json.loads(capsys.readouterr().out)["captions"]
+    assert again["captioned"] == 0 and again["already_captioned"] == 5
+
+
+def test_caption_batch_size_below_one_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["ingest", str(tmp_path), "--caption", "--caption-batch-size", "0"]
+    assert main(argv) == 2
+    assert "--caption-batch-size" in capsys.readouterr().err
+
+
+def test_a_captioner_that_is_not_there_exits_2_and_keeps_the_ingest(
+    tmp_path: Path, tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = generate_synthetic(tmp_path / "data", 2, seed=1)
+    index_dir = tmp_path / "index"
+    argv = _command(manifest, tiny_model_dir, index_dir, "--caption")[3:]
+    assert main([*argv, "--caption-model", str(tmp_path / "no-model")]) == 2
+    assert "cannot load the captioning model" in capsys.readouterr().err
+    index = EdgePosterIndex(index_dir)
+    try:
+        assert index.count() == 2 and index.count_missing(FIELD_CAPTION) == 2
+    finally:
+        index.close()
