@@ -49,7 +49,15 @@ from poster_index.payload import (
     point_id,
     point_payload,
 )
-from poster_index.plan import Walk, exact_route, laddered, planned_browse, planned_search, walk_for
+from poster_index.plan import (
+    Walk,
+    exact_route,
+    laddered,
+    planned_browse,
+    planned_search,
+    recommend_walk,
+    walk_for,
+)
 from poster_index.points import RETRIEVE_CHUNK, check_dimensions, stored_movie_ids
 from poster_index.steer import Steer, fused_in_process, mmr_candidates
 from poster_index.text_filters import text_match_edge
@@ -738,7 +746,9 @@ class EdgePosterIndex:
                 limit=candidates,
                 query=_recommend(query),
                 filter=qfilter,
-                params=_params(replace(walk, hnsw_ef=max(walk.hnsw_ef, candidates))),
+                params=_params(
+                    recommend_walk(replace(walk, hnsw_ef=max(walk.hnsw_ef, candidates)))
+                ),
                 with_payload=False,
             ),
         )
@@ -796,7 +806,10 @@ class EdgePosterIndex:
                 limit=fused_limit(window),
                 prefetches=[
                     edge.Prefetch(
-                        window, query=_recommend(query), filter=qfilter, params=_params(walk)
+                        window,
+                        query=_recommend(query),
+                        filter=qfilter,
+                        params=_params(recommend_walk(walk)),
                     ),
                     edge.Prefetch(window, query=lexical, filter=text_filter),
                 ],
@@ -963,7 +976,9 @@ def _params(walk: Walk) -> edge.SearchParams:
         exact=walk.exact,
         acorn=edge.AcornSearchParams(enable=True, max_selectivity=1.0) if walk.acorn else None,
         # Quantized candidates, rescored with the original vectors (a no-op without quantization).
-        quantization=edge.QuantizationSearchParams(rescore=True, oversampling=walk.oversampling),
+        quantization=edge.QuantizationSearchParams(
+            ignore=not walk.quantized, rescore=True, oversampling=walk.oversampling
+        ),
     )
 
 
@@ -990,7 +1005,7 @@ def _steered_request(query: Steer, walk: Walk, qfilter: edge.Filter | None) -> e
             limit=walk.limit,
             query=_recommend(query),
             filter=qfilter,
-            params=_params(walk),
+            params=_params(recommend_walk(walk)),
             with_payload=True,
         )
     candidates = mmr_candidates(walk.limit)

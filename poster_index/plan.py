@@ -38,7 +38,7 @@ the walk can reach).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from poster_index.tuning import IndexTuning
@@ -56,6 +56,7 @@ class Walk:
         acorn: Let Qdrant use ACORN for a filtered walk.
         oversampling: With quantized vectors, how many times `limit` candidates are rescored with
             the float32 vectors (the answer's scores and order are the float32 ones).
+        quantized: Choose the candidates on the quantized copy (False: score float32 only).
     """
 
     limit: int
@@ -63,6 +64,7 @@ class Walk:
     hnsw_ef: int
     acorn: bool
     oversampling: float
+    quantized: bool = True
 
 
 class WalkRunner(Protocol):
@@ -113,6 +115,17 @@ def walk_for(tuning: IndexTuning, window: int, filtered: bool, exact: bool = Fal
         acorn=filtered and tuning.acorn,
         oversampling=tuning.oversampling,
     )
+
+
+def recommend_walk(walk: Walk) -> Walk:
+    """The walk of a recommend query ("not like these"): scored on float32 vectors only.
+
+    Qdrant's best-score rule ranks a poster by its similarity to the query when that beats its
+    similarity to every negative, and behind all such posters otherwise: a cliff where the two
+    are equal. A quantized estimate can carry a poster across it, to the end of the ranking,
+    where rescoring the best candidates never sees it; the float32 scores cannot.
+    """
+    return replace(walk, quantized=False)
 
 
 def laddered(

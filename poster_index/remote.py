@@ -49,7 +49,15 @@ from poster_index.payload import (
     point_id,
     point_payload,
 )
-from poster_index.plan import Walk, exact_route, laddered, planned_browse, planned_search, walk_for
+from poster_index.plan import (
+    Walk,
+    exact_route,
+    laddered,
+    planned_browse,
+    planned_search,
+    recommend_walk,
+    walk_for,
+)
 from poster_index.points import RETRIEVE_CHUNK, check_dimensions, stored_movie_ids
 from poster_index.steer import Steer, fused_in_process, mmr_candidates
 from poster_index.text_filters import text_match_client
@@ -636,7 +644,9 @@ class ServerPosterIndex:
             query=_recommend(query),
             using=VECTOR_NAME,
             query_filter=qfilter,
-            search_params=_params(replace(walk, hnsw_ef=max(walk.hnsw_ef, candidates))),
+            search_params=_params(
+                recommend_walk(replace(walk, hnsw_ef=max(walk.hnsw_ef, candidates)))
+            ),
             limit=candidates,
             with_payload=False,
         ).points
@@ -703,7 +713,7 @@ class ServerPosterIndex:
                 prefetch=[
                     models.Prefetch(
                         query=_recommend(query), using=VECTOR_NAME, filter=qfilter,
-                        params=_params(walk), limit=window,
+                        params=_params(recommend_walk(walk)), limit=window,
                     ),
                     models.Prefetch(
                         query=sparse, using=TEXT_VECTOR, filter=text_filter, limit=window
@@ -858,7 +868,9 @@ def _params(walk: Walk) -> models.SearchParams:
         exact=walk.exact,
         acorn=models.AcornSearchParams(enable=True, max_selectivity=1.0) if walk.acorn else None,
         # Quantized candidates rescored with the original vectors, as on the Edge backend.
-        quantization=models.QuantizationSearchParams(rescore=True, oversampling=walk.oversampling),
+        quantization=models.QuantizationSearchParams(
+            ignore=not walk.quantized, rescore=True, oversampling=walk.oversampling
+        ),
     )
 
 
@@ -891,7 +903,7 @@ def _steered_request(query: Steer, walk: Walk, qfilter: models.Filter | None) ->
             "query": _recommend(query),
             "using": VECTOR_NAME,
             "query_filter": qfilter,
-            "search_params": _params(walk),
+            "search_params": _params(recommend_walk(walk)),
             "limit": walk.limit,
         }
     candidates = mmr_candidates(walk.limit)
