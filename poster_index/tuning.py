@@ -52,7 +52,7 @@ class IndexTuning:
             eighth of the float32 bytes); "int8", scalar int8 (a quarter); "none", the float32
             vectors themselves. Exact search always reads float32. On this project's
             benchmark (bench/bench_recall.py) TurboQuant kept int8's recall and scanned wide
-            filters in 0.68-0.86x of int8's time.
+            filters in 0.66-0.85x of int8's time (docs/index.md).
         int8_quantile: With int8, the quantile of the vector components mapped onto its range.
         oversampling: With a quantized copy, how many times the window's candidates the
             quantized search keeps; those are rescored with the float32 vectors, so the
