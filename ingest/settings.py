@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ingest.fetch import FetchSettings
+from ingest.retry import RetryPolicy
 
 
 class IngestSettings(BaseSettings):
@@ -49,3 +54,15 @@ class IngestSettings(BaseSettings):
     def _empty_key_is_none(cls, value: object) -> object:
         # ENCODER_API_KEY= (set but empty, as in .env.example) means no key.
         return value or None
+
+    def fetch_settings(self) -> FetchSettings:
+        """How poster files and URLs are read: the cache, downloads at once, their timeout."""
+        return FetchSettings(
+            cache_dir=Path(self.cache_dir),
+            concurrency=self.download_concurrency,
+            timeout_s=self.download_timeout_s,
+        )
+
+    def retry_policy(self) -> RetryPolicy:
+        """Retries of an unavailable dependency (at least the one try)."""
+        return RetryPolicy(attempts=max(1, self.retries))

@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ingest.caption_config import DEFAULT_CAPTION_MODEL, CaptionerConfig
-from ingest.fetch import FetchSettings
-from ingest.retry import RetryPolicy
 from ingest.settings import IngestSettings
 from postersearch.app.exits import USAGE, exit_code_of, say_error
 from postersearch.app.options import (
@@ -112,10 +110,8 @@ async def _caption(args: argparse.Namespace) -> CaptionSummary:
         batch_size=args.batch_size,
         poster_roots=tuple(args.poster_root or ()),
         report_path=args.report,
-        fetch=FetchSettings(
-            cache_dir=Path(settings.cache_dir), timeout_s=settings.download_timeout_s
-        ),
-        retry=RetryPolicy(attempts=max(1, settings.retries)),
+        fetch=settings.fetch_settings(),
+        retry=settings.retry_policy(),
         log_every_s=settings.progress_every_s,
     )
     config = CaptionerConfig(

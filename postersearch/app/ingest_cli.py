@@ -12,9 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ingest.caption_config import DEFAULT_CAPTION_MODEL, CaptionerConfig
-from ingest.fetch import FetchSettings
 from ingest.readers import FORMATS, read_dataset
-from ingest.retry import RetryPolicy
 from ingest.settings import IngestSettings
 from ingest.synth import generate_synthetic
 from ingest.worker import IngestOptions, IngestSummary, Shard, run_ingest
@@ -199,12 +197,8 @@ async def _ingest(args: argparse.Namespace) -> tuple[IngestSummary, CaptionSumma
         in_flight=settings.in_flight,
         shard=args.shard,
         report_path=args.report,
-        fetch=FetchSettings(
-            cache_dir=Path(settings.cache_dir),
-            concurrency=settings.download_concurrency,
-            timeout_s=settings.download_timeout_s,
-        ),
-        retry=RetryPolicy(attempts=max(1, settings.retries)),
+        fetch=settings.fetch_settings(),
+        retry=settings.retry_policy(),
         log_every_s=settings.progress_every_s,
         prune=args.prune,
     )
@@ -242,10 +236,8 @@ async def _caption(
 
     options = CaptionOptions(
         batch_size=args.caption_batch_size,
-        fetch=FetchSettings(
-            cache_dir=Path(settings.cache_dir), timeout_s=settings.download_timeout_s
-        ),
-        retry=RetryPolicy(attempts=max(1, settings.retries)),
+        fetch=settings.fetch_settings(),
+        retry=settings.retry_policy(),
         log_every_s=settings.progress_every_s,
     )
     config = CaptionerConfig(model=args.caption_model, device=args.caption_device)
