@@ -32,6 +32,7 @@ import shutil
 import statistics
 import tempfile
 import time
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,7 @@ from synthetic_collection import (
 )
 
 from poster_index.edge import EdgePosterIndex
-from poster_index.tuning import DEFAULT_TUNING, QDRANT_FULL_SCAN_KB, IndexTuning
+from poster_index.tuning import DEFAULT_TUNING, QDRANT_FULL_SCAN_KB, IndexTuning, Quantization
 from postersearch.domain import CollectionModel, Poster, PosterVector, SearchFilter
 
 LIMIT = 10
@@ -278,6 +279,8 @@ def main() -> None:
             f"--{field.name.replace('_', '-')}",
             type=_arg_type(field),
             default=getattr(DEFAULT_TUNING, field.name),
+            # A misspelt quantization would otherwise build a collection without one.
+            choices=typing.get_args(Quantization) if field.name == "quantization" else None,
             help=f"override IndexTuning.{field.name}",
         )
     args = parser.parse_args()
