@@ -23,8 +23,8 @@ from poster_index.filters import to_edge_filter, unrated_only_edge
 from poster_index.hybrid import (
     BRANCH_TEXT,
     DEFAULT_FUSION,
-    FusedPoint,
     FusionWeights,
+    RungAnswer,
     fused_limit,
     fused_window,
     ranked_hybrid,
@@ -653,10 +653,11 @@ class EdgePosterIndex:
     ) -> list[SearchHit]:
         """Posters passing flt, ranked by the fusion of the vector and the lexical branch.
 
-        Each rung of the paging ladder asks for the lexical branch's ranking, then the fused
-        query (both branches prefetched under flt as deep as the rung's window, the vector
-        branch walked as the search plan walks it, fused by weighted RRF in Qdrant); with no
-        text match the answer is the vector search (see `poster_index.hybrid`).
+        Each rung of the paging ladder asks, in one batch, for the fused query (both branches
+        prefetched under flt as deep as the rung's window, the vector branch walked as the
+        search plan walks it, fused by weighted RRF in Qdrant) and the lexical branch's
+        ranking; with no text match the answer is the vector search (see
+        `poster_index.hybrid`).
         """
         shard = self._ready()
         qfilter = to_edge_filter(flt)
@@ -665,13 +666,7 @@ class EdgePosterIndex:
         dense = edge.Query.Nearest([float(x) for x in vector], using=VECTOR_NAME)
         exact = exact_route(self._tuning, flt, self._share)
 
-        def lexical_ids(window: int) -> list[Any]:
-            request = edge.QueryRequest(
-                limit=window, query=lexical, filter=text_filter, with_payload=False
-            )
-            return [p.id for p in self._call(shard.query, request)]
-
-        def fused_points(window: int) -> list[FusedPoint]:
+        def rung(window: int) -> RungAnswer:
             walk = walk_for(self._tuning, window, not flt.is_empty, exact)
             fused = edge.QueryRequest(
                 limit=fused_limit(window),
@@ -681,14 +676,20 @@ class EdgePosterIndex:
                 ],
                 # The stub types Fusion.Rrf apart from Fusion, which QueryRequest takes.
                 query=edge.Fusion.Rrf(k=fusion.k, weights=fusion.as_list()),  # type: ignore[arg-type]
-                # It returns every candidate; only the points the rung keeps are read.
+                # It returns every candidate; only the points the rung keeps are read: Edge
+                # spends more reading twice the payloads than on a second call.
                 with_payload=False,
             )
-            return [FusedPoint(p.id, float(p.score)) for p in self._call(shard.query, fused)]
+            text_only = edge.QueryRequest(
+                limit=window, query=lexical, filter=text_filter, with_payload=False
+            )
+            fused_points, text_points = self._call(
+                shard.query_batch, edge.QueryBatchRequest([fused, text_only])
+            )
+            return RungAnswer([p.id for p in text_points], fused_points)
 
         return ranked_hybrid(
-            lexical_ids,
-            fused_points,
+            rung,
             self._payloads,
             lambda: self.search(vector, flt, limit, offset),
             self._tuning,
@@ -821,8 +822,7 @@ class EdgePosterIndex:
                 shard.query_batch, edge.QueryBatchRequest([fused, text_only])
             )
             text_ranks = {p.id: rank for rank, p in enumerate(text_points)}
-            fused_points = [FusedPoint(p.id, float(p.score), p.payload or {}) for p in points]
-            return fused_window(fused_points, window, text_ranks, fusion, self._payloads)
+            return fused_window(points, window, text_ranks, fusion, self._payloads)
 
         return laddered(fetch, self._tuning, offset + limit)[offset : offset + limit]
 

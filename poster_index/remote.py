@@ -28,8 +28,8 @@ from poster_index.filters import to_client_filter, unrated_only_client
 from poster_index.hybrid import (
     BRANCH_TEXT,
     DEFAULT_FUSION,
-    FusedPoint,
     FusionWeights,
+    RungAnswer,
     fused_limit,
     fused_window,
     ranked_hybrid,
@@ -545,27 +545,20 @@ class ServerPosterIndex:
     ) -> list[SearchHit]:
         """Posters passing flt, ranked by the fusion of the vector and the lexical branch.
 
-        Each rung of the paging ladder asks for the lexical branch's ranking, then the fused
-        query (both branches prefetched under flt as deep as the rung's window, the vector
-        branch walked as the search plan walks it, fused by weighted RRF in Qdrant); with no
-        text match the answer is the vector search (see `poster_index.hybrid`).
+        Each rung of the paging ladder asks, in one batch, for the fused query (both branches
+        prefetched under flt as deep as the rung's window, the vector branch walked as the
+        search plan walks it, fused by weighted RRF in Qdrant) and the lexical branch's
+        ranking; with no text match the answer is the vector search (see
+        `poster_index.hybrid`).
         """
         qfilter = to_client_filter(flt)
         text_filter = text_match_client(qfilter, query)
         sparse = _sparse_query(query)
         exact = exact_route(self._tuning, flt, self._share)
 
-        def lexical_ids(window: int) -> list[Any]:
-            response = self._client.query_points(
-                self._collection, query=sparse, using=TEXT_VECTOR, query_filter=text_filter,
-                limit=window, with_payload=False,
-            )  # fmt: skip
-            return [p.id for p in response.points]
-
-        def fused_points(window: int) -> list[FusedPoint]:
+        def rung(window: int) -> RungAnswer:
             walk = walk_for(self._tuning, window, not flt.is_empty, exact)
-            response = self._client.query_points(
-                self._collection,
+            fused = models.QueryRequest(
                 prefetch=[
                     models.Prefetch(
                         query=[float(x) for x in vector],
@@ -580,13 +573,21 @@ class ServerPosterIndex:
                 ],
                 query=models.RrfQuery(rrf=models.Rrf(k=fusion.k, weights=fusion.as_list())),
                 limit=fused_limit(window),
+                # Every candidate's payload in this round trip, rather than a second one for
+                # the points the rung keeps.
                 with_payload=True,
             )
-            return [FusedPoint(p.id, float(p.score), p.payload or {}) for p in response.points]
+            text_only = models.QueryRequest(
+                query=sparse, using=TEXT_VECTOR, filter=text_filter, limit=window,
+                with_payload=False,
+            )  # fmt: skip
+            fused_response, text_response = self._client.query_batch_points(
+                self._collection, requests=[fused, text_only]
+            )
+            return RungAnswer([p.id for p in text_response.points], fused_response.points)
 
         return ranked_hybrid(
-            lexical_ids,
-            fused_points,
+            rung,
             self._payloads,
             lambda: self.search(vector, flt, limit, offset),
             self._tuning,
@@ -727,10 +728,7 @@ class ServerPosterIndex:
                 self._collection, requests=[fused, text_only]
             )
             text_ranks = {p.id: rank for rank, p in enumerate(text_response.points)}
-            points = [
-                FusedPoint(p.id, float(p.score), p.payload or {}) for p in fused_response.points
-            ]
-            return fused_window(points, window, text_ranks, fusion, self._payloads)
+            return fused_window(fused_response.points, window, text_ranks, fusion, self._payloads)
 
         return laddered(fetch, self._tuning, offset + limit)[offset : offset + limit]
 
