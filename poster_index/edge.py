@@ -816,7 +816,8 @@ class EdgePosterIndex:
                 ],
                 # The stub types Fusion.Rrf apart from Fusion, which QueryRequest takes.
                 query=edge.Fusion.Rrf(k=fusion.k, weights=fusion.as_list()),  # type: ignore[arg-type]
-                with_payload=True,
+                # As in hybrid_search: only the points the rung keeps are read.
+                with_payload=False,
             )
             points, text_points = self._call(
                 shard.query_batch, edge.QueryBatchRequest([fused, text_only])
