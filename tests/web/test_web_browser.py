@@ -215,6 +215,13 @@ def test_more_like_this_runs_the_similar_search(page: Any) -> None:
     button = card.get_by_role("button", name="More like this: Red Room (2011)", exact=True)
     assert button.evaluate("el => el === document.activeElement")
     page.mouse.wheel(0, 400)
+    # The wheel scrolls on its own time (animated); Enter is pressed once it has ended, so
+    # the page's own jump to the top is what the assertions below see.
+    page.wait_for_function(
+        "() => window.scrollY >= Math.min(400, document.documentElement.scrollHeight"
+        " - window.innerHeight)"
+    )
+    assert page.evaluate("() => window.scrollY") > 0
     page.keyboard.press("Enter")
     heading = page.get_by_role("heading", name="More like Red Room (2011)", level=1)
     heading.wait_for()
