@@ -659,7 +659,6 @@ class EdgePosterIndex:
         ranking; with no text match the answer is the vector search (see
         `poster_index.hybrid`).
         """
-        shard = self._ready()
         qfilter = to_edge_filter(flt)
         lexical = edge.Query.Nearest(_sparse_query(query), using=TEXT_VECTOR)
         text_filter = text_match_edge(qfilter, query)
@@ -668,25 +667,8 @@ class EdgePosterIndex:
 
         def rung(window: int) -> RungAnswer:
             walk = walk_for(self._tuning, window, not flt.is_empty, exact)
-            fused = edge.QueryRequest(
-                limit=fused_limit(window),
-                prefetches=[
-                    edge.Prefetch(window, query=dense, filter=qfilter, params=_params(walk)),
-                    edge.Prefetch(window, query=lexical, filter=text_filter),
-                ],
-                # The stub types Fusion.Rrf apart from Fusion, which QueryRequest takes.
-                query=edge.Fusion.Rrf(k=fusion.k, weights=fusion.as_list()),  # type: ignore[arg-type]
-                # It returns every candidate; only the points the rung keeps are read: Edge
-                # spends more reading twice the payloads than on a second call.
-                with_payload=False,
-            )
-            text_only = edge.QueryRequest(
-                limit=window, query=lexical, filter=text_filter, with_payload=False
-            )
-            fused_points, text_points = self._call(
-                shard.query_batch, edge.QueryBatchRequest([fused, text_only])
-            )
-            return RungAnswer([p.id for p in text_points], fused_points)
+            dense_branch = edge.Prefetch(window, query=dense, filter=qfilter, params=_params(walk))
+            return self._rung(dense_branch, lexical, text_filter, window, fusion)
 
         return ranked_hybrid(
             rung,
@@ -697,6 +679,33 @@ class EdgePosterIndex:
             offset,
             fusion,
         )
+
+    def _rung(
+        self,
+        vector_branch: edge.Prefetch,
+        lexical: edge.Query,
+        text_filter: edge.Filter | None,
+        window: int,
+        fusion: FusionWeights,
+    ) -> RungAnswer:
+        """One rung of a hybrid query, in one batch: the fused query (vector_branch and the
+        lexical branch) and the lexical branch's ranking alone."""
+        fused = edge.QueryRequest(
+            limit=fused_limit(window),
+            prefetches=[vector_branch, edge.Prefetch(window, query=lexical, filter=text_filter)],
+            # The stub types Fusion.Rrf apart from Fusion, which QueryRequest takes.
+            query=edge.Fusion.Rrf(k=fusion.k, weights=fusion.as_list()),  # type: ignore[arg-type]
+            # It returns every candidate; only the points the rung keeps are read: Edge
+            # spends more reading twice the payloads than on a second call.
+            with_payload=False,
+        )
+        text_only = edge.QueryRequest(
+            limit=window, query=lexical, filter=text_filter, with_payload=False
+        )
+        fused_points, text_points = self._call(
+            self._ready().query_batch, edge.QueryBatchRequest([fused, text_only])
+        )
+        return RungAnswer([p.id for p in text_points], fused_points)
 
     def _payloads(self, ids: list[Any]) -> dict[Any, Mapping[str, Any]]:
         """The payloads of the given points, by point id (a point not stored is left out)."""
@@ -796,34 +805,21 @@ class EdgePosterIndex:
 
         def fetch(window: int) -> list[SearchHit]:
             walk = walk_for(self._tuning, window, not flt.is_empty, exact)
-            text_only = edge.QueryRequest(
-                limit=window, query=lexical, filter=text_filter, with_payload=query.diverse
-            )
             if query.diverse:
                 vector_points = self._steered_points(query, walk, qfilter)
+                text_only = edge.QueryRequest(
+                    limit=window, query=lexical, filter=text_filter, with_payload=True
+                )
                 text_points = self._call(shard.query, text_only)
                 return fused_in_process(hits_of(vector_points), hits_of(text_points), fusion)
-            fused = edge.QueryRequest(
-                limit=fused_limit(window),
-                prefetches=[
-                    edge.Prefetch(
-                        window,
-                        query=_recommend(query),
-                        filter=qfilter,
-                        params=_params(recommend_walk(walk)),
-                    ),
-                    edge.Prefetch(window, query=lexical, filter=text_filter),
-                ],
-                # The stub types Fusion.Rrf apart from Fusion, which QueryRequest takes.
-                query=edge.Fusion.Rrf(k=fusion.k, weights=fusion.as_list()),  # type: ignore[arg-type]
-                # As in hybrid_search: only the points the rung keeps are read.
-                with_payload=False,
+            negatives_branch = edge.Prefetch(
+                window,
+                query=_recommend(query),
+                filter=qfilter,
+                params=_params(recommend_walk(walk)),
             )
-            points, text_points = self._call(
-                shard.query_batch, edge.QueryBatchRequest([fused, text_only])
-            )
-            text_ranks = {p.id: rank for rank, p in enumerate(text_points)}
-            return fused_window(points, window, text_ranks, fusion, self._payloads)
+            answer = self._rung(negatives_branch, lexical, text_filter, window, fusion)
+            return fused_window(answer, window, fusion, self._payloads)
 
         return laddered(fetch, self._tuning, offset + limit)[offset : offset + limit]
 

@@ -154,37 +154,6 @@ def window_candidates(points: Sequence[FusedPoint], window: int) -> list[FusedPo
     return [p for p in points if p.score >= last_score]
 
 
-def fused_window(
-    points: Sequence[FusedPoint],
-    window: int,
-    text_ranks: Mapping[Any, int],
-    fusion: FusionWeights,
-    payloads: PayloadReader,
-) -> list[SearchHit]:
-    """A rung's top `window` fused hits, tied scores ordered by movie id, also across the
-    window's edge.
-
-    Args:
-        points: The fused query's whole answer (`fused_limit`), best first.
-        window: The rung's window.
-        text_ranks: 0-based rank in the lexical branch of every point that branch returned.
-        fusion: The weights the query was fused with.
-        payloads: Reads the payloads the query did not return.
-    """
-    # Each id read once: Qdrant Edge builds a new UUID object on every read.
-    kept = [(point.id, point) for point in window_candidates(points, window)]
-    unread = [point_id for point_id, point in kept if point.payload is None]
-    read = payloads(unread) if unread else {}
-    hits = []
-    for point_id, point in kept:
-        payload = point.payload if point.payload is not None else read.get(point_id)
-        if payload is None:
-            continue  # deleted since the query
-        branches = found_by(point_id, point.score, text_ranks, window, fusion)
-        hits.append(SearchHit(payload_to_poster(payload), point.score, branches))
-    return in_fixed_order(hits)[:window]
-
-
 @dataclass(frozen=True)
 class RungAnswer:
     """What one batch of a rung returns.
@@ -196,6 +165,34 @@ class RungAnswer:
 
     lexical_ids: Sequence[Hashable]
     fused: Sequence[FusedPoint]
+
+
+def fused_window(
+    answer: RungAnswer, window: int, fusion: FusionWeights, payloads: PayloadReader
+) -> list[SearchHit]:
+    """A rung's top `window` fused hits, tied scores ordered by movie id, also across the
+    window's edge.
+
+    Args:
+        answer: The rung's batch: the lexical branch's ranking and the fused query's whole
+            answer (`fused_limit`).
+        window: The rung's window.
+        fusion: The weights the query was fused with.
+        payloads: Reads the payloads the query did not return.
+    """
+    text_ranks = {point: rank for rank, point in enumerate(answer.lexical_ids)}
+    # Each id read once: Qdrant Edge builds a new UUID object on every read.
+    kept = [(point.id, point) for point in window_candidates(answer.fused, window)]
+    unread = [point_id for point_id, point in kept if point.payload is None]
+    read = payloads(unread) if unread else {}
+    hits = []
+    for point_id, point in kept:
+        payload = point.payload if point.payload is not None else read.get(point_id)
+        if payload is None:
+            continue  # deleted since the query
+        branches = found_by(point_id, point.score, text_ranks, window, fusion)
+        hits.append(SearchHit(payload_to_poster(payload), point.score, branches))
+    return in_fixed_order(hits)[:window]
 
 
 def ranked_hybrid(
@@ -229,7 +226,6 @@ def ranked_hybrid(
 
     def fetch(window: int) -> list[SearchHit]:
         answer = first if window == first_window else rung(window)
-        ranks = {point: rank for rank, point in enumerate(answer.lexical_ids)}
-        return fused_window(answer.fused, window, ranks, fusion, payloads)
+        return fused_window(answer, window, fusion, payloads)
 
     return laddered(fetch, tuning, offset + limit)[offset : offset + limit]

@@ -558,33 +558,14 @@ class ServerPosterIndex:
 
         def rung(window: int) -> RungAnswer:
             walk = walk_for(self._tuning, window, not flt.is_empty, exact)
-            fused = models.QueryRequest(
-                prefetch=[
-                    models.Prefetch(
-                        query=[float(x) for x in vector],
-                        using=VECTOR_NAME,
-                        filter=qfilter,
-                        params=_params(walk),
-                        limit=window,
-                    ),
-                    models.Prefetch(
-                        query=sparse, using=TEXT_VECTOR, filter=text_filter, limit=window
-                    ),
-                ],
-                query=models.RrfQuery(rrf=models.Rrf(k=fusion.k, weights=fusion.as_list())),
-                limit=fused_limit(window),
-                # Every candidate's payload in this round trip, rather than a second one for
-                # the points the rung keeps.
-                with_payload=True,
+            dense_branch = models.Prefetch(
+                query=[float(x) for x in vector],
+                using=VECTOR_NAME,
+                filter=qfilter,
+                params=_params(walk),
+                limit=window,
             )
-            text_only = models.QueryRequest(
-                query=sparse, using=TEXT_VECTOR, filter=text_filter, limit=window,
-                with_payload=False,
-            )  # fmt: skip
-            fused_response, text_response = self._client.query_batch_points(
-                self._collection, requests=[fused, text_only]
-            )
-            return RungAnswer([p.id for p in text_response.points], fused_response.points)
+            return self._rung(dense_branch, sparse, text_filter, window, fusion)
 
         return ranked_hybrid(
             rung,
@@ -595,6 +576,35 @@ class ServerPosterIndex:
             offset,
             fusion,
         )
+
+    def _rung(
+        self,
+        vector_branch: models.Prefetch,
+        sparse: models.SparseVector,
+        text_filter: models.Filter | None,
+        window: int,
+        fusion: FusionWeights,
+    ) -> RungAnswer:
+        """One rung of a hybrid query, in one batch: the fused query (vector_branch and the
+        lexical branch) and the lexical branch's ranking alone."""
+        fused = models.QueryRequest(
+            prefetch=[
+                vector_branch,
+                models.Prefetch(query=sparse, using=TEXT_VECTOR, filter=text_filter, limit=window),
+            ],
+            query=models.RrfQuery(rrf=models.Rrf(k=fusion.k, weights=fusion.as_list())),
+            limit=fused_limit(window),
+            # Every candidate's payload in this round trip, rather than a second one for the
+            # points the rung keeps.
+            with_payload=True,
+        )
+        text_only = models.QueryRequest(
+            query=sparse, using=TEXT_VECTOR, filter=text_filter, limit=window, with_payload=False
+        )
+        fused_response, text_response = self._client.query_batch_points(
+            self._collection, requests=[fused, text_only]
+        )
+        return RungAnswer([p.id for p in text_response.points], fused_response.points)
 
     def _payloads(self, ids: list[Any]) -> dict[Any, Mapping[str, Any]]:
         """The payloads of the given points, by point id (a point not stored is left out)."""
@@ -697,38 +707,25 @@ class ServerPosterIndex:
 
         def fetch(window: int) -> list[SearchHit]:
             walk = walk_for(self._tuning, window, not flt.is_empty, exact)
-            text_only = models.QueryRequest(
-                query=sparse, using=TEXT_VECTOR, filter=text_filter, limit=window,
-                with_payload=query.diverse,
-            )  # fmt: skip
             if query.diverse:
                 vector_hits = [
                     SearchHit(payload_to_poster(p.payload or {}), float(p.score))
                     for p in self._steered_points(query, walk, qfilter)
                 ]
+                text_only = models.QueryRequest(
+                    query=sparse, using=TEXT_VECTOR, filter=text_filter, limit=window,
+                    with_payload=True,
+                )  # fmt: skip
                 (text_response,) = self._client.query_batch_points(
                     self._collection, requests=[text_only]
                 )
                 return fused_in_process(vector_hits, hits_of(text_response), fusion)
-            fused = models.QueryRequest(
-                prefetch=[
-                    models.Prefetch(
-                        query=_recommend(query), using=VECTOR_NAME, filter=qfilter,
-                        params=_params(recommend_walk(walk)), limit=window,
-                    ),
-                    models.Prefetch(
-                        query=sparse, using=TEXT_VECTOR, filter=text_filter, limit=window
-                    ),
-                ],
-                query=models.RrfQuery(rrf=models.Rrf(k=fusion.k, weights=fusion.as_list())),
-                limit=fused_limit(window),
-                with_payload=True,
+            negatives_branch = models.Prefetch(
+                query=_recommend(query), using=VECTOR_NAME, filter=qfilter,
+                params=_params(recommend_walk(walk)), limit=window,
             )  # fmt: skip
-            fused_response, text_response = self._client.query_batch_points(
-                self._collection, requests=[fused, text_only]
-            )
-            text_ranks = {p.id: rank for rank, p in enumerate(text_response.points)}
-            return fused_window(fused_response.points, window, text_ranks, fusion, self._payloads)
+            answer = self._rung(negatives_branch, sparse, text_filter, window, fusion)
+            return fused_window(answer, window, fusion, self._payloads)
 
         return laddered(fetch, self._tuning, offset + limit)[offset : offset + limit]
 
